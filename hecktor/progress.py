@@ -1,0 +1,61 @@
+"""Logging, stage timings, peak memory and progress lines for long work."""
+
+from __future__ import annotations
+
+import logging
+import resource
+import sys
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import TypeVar
+
+T = TypeVar("T")
+
+
+def setup_logging(verbose: bool = False) -> None:
+    """Log to stderr with timestamps; INFO by default, DEBUG when ``verbose``."""
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        datefmt="%H:%M:%S",
+        stream=sys.stderr,
+        force=True,
+    )
+
+
+def peak_rss_gib() -> float:
+    """Peak resident memory of this process so far, GiB (Linux reports ru_maxrss in KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
+
+
+@contextmanager
+def stage(name: str, logger: logging.Logger, timings: dict[str, float] | None = None) -> Iterator[None]:
+    """Log the start and end of a stage with its wall time (s) and the peak RSS so far (GiB).
+
+    When ``timings`` is given, the stage's seconds are added under ``name``.
+    """
+    logger.info("%s ...", name)
+    start = time.perf_counter()
+    try:
+        yield
+    finally:
+        seconds = time.perf_counter() - start
+        if timings is not None:
+            timings[name] = timings.get(name, 0.0) + seconds
+        logger.info("%s done in %.2f s (peak RSS %.2f GiB)", name, seconds, peak_rss_gib())
+
+
+def progress(items: Sequence[T] | Iterable[T], what: str, logger: logging.Logger, every_s: float = 5.0) -> Iterator[T]:
+    """Yield ``items`` while logging "what k/n (elapsed, eta)" at most every ``every_s`` seconds and at the end."""
+    items = list(items)
+    total = len(items)
+    start = last = time.perf_counter()
+    for k, item in enumerate(items, 1):
+        yield item
+        now = time.perf_counter()
+        if now - last >= every_s or k == total:
+            elapsed = now - start
+            eta = elapsed / k * (total - k)
+            logger.info("%s %d/%d (elapsed %.1f s, eta %.1f s)", what, k, total, elapsed, eta)
+            last = now
