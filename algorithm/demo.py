@@ -1,0 +1,95 @@
+"""``python -m algorithm demo``: the whole job on the bundled examples, as Grand Challenge would run it.
+
+1. the algorithm processes every case of ``<examples>/inputs/<PatientID>/`` (models loaded once),
+   writing ``<out>/outputs/<PatientID>/``;
+2. for each task, the outputs become an evaluation input tree (``predictions.json`` + job folders)
+   under ``<out>/evaluation/task<N>/input``;
+3. the evaluation (``python -m evaluation``) scores each tree against ``<examples>/ground_truth``
+   and writes ``<out>/evaluation/task<N>/metrics.json``;
+4. a summary of the leaderboard metrics is printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from hecktor import interface
+from hecktor.errors import InputError
+from hecktor.payloads import entry_image_name, entry_relative_path
+from hecktor.predictions_tree import JobSpec, write_predictions_tree
+from hecktor.progress import progress
+
+log = logging.getLogger(__name__)
+
+#: Leaderboard columns printed per task (keys of metrics.json's "aggregates").
+SUMMARY_KEYS = {
+    1: ("GTVp_mean_dice", "GTVp_aggregated_dice", "GTVn_aggregated_dice", "GTVn_aggregated_f1"),
+    2: ("c_index",),
+    3: ("balanced_accuracy", "sensitivity", "specificity", "auc"),
+}
+
+
+def original_image_names(case_dir: Path) -> tuple[str | None, str | None]:
+    """Original CT and PET names from a case's ``inputs.json`` (``None`` when absent)."""
+    path = case_dir / "inputs.json"
+    if not path.is_file():
+        return None, None
+    names: dict[str, str | None] = {}
+    for entry in json.loads(path.read_text()):
+        names[entry_relative_path(entry) or ""] = entry_image_name(entry)
+    return names.get(interface.CT.relative_path), names.get(interface.PET.relative_path)
+
+
+def run_demo(examples: Path, out: Path, args: argparse.Namespace) -> int:
+    from algorithm.pipeline import Algorithm, parse_tasks
+
+    inputs_root = examples / "inputs"
+    ground_truth = examples / "ground_truth"
+    if not inputs_root.is_dir() or not ground_truth.is_dir():
+        raise InputError(examples, "expected inputs/ and ground_truth/ folders (see ground_truth_examples/README.md)")
+    cases = sorted(p for p in inputs_root.iterdir() if p.is_dir())
+    tasks = parse_tasks(args.tasks)
+    start = time.perf_counter()
+    algorithm = Algorithm(tasks, model_dir=args.model_dir, device=args.device, tta=args.tta)
+    jobs = []
+    fallbacks = 0
+    for case_dir in progress(cases, "algorithm: case", log, every_s=0):
+        case_out = out / "outputs" / case_dir.name
+        result = algorithm.run(case_dir, case_out)
+        fallbacks += len(result.fallbacks)
+        ct_name, pet_name = original_image_names(case_dir)
+        jobs.append(JobSpec(case_dir.name, case_out, ct_name, pet_name))
+    summary: dict[int, dict[str, float]] = {}
+    for task in sorted(tasks):
+        task_dir = out / "evaluation" / f"task{task}"
+        write_predictions_tree(task_dir / "input", jobs, task)
+        command = [
+            sys.executable,
+            "-m",
+            "evaluation",
+            "--input",
+            str(task_dir / "input"),
+            "--ground-truth",
+            str(ground_truth),
+            "--output",
+            str(task_dir),
+        ]
+        log.info("evaluation: scoring task %d", task)
+        subprocess.run(command, check=True)
+        metrics = json.loads((task_dir / "metrics.json").read_text())
+        summary[task] = {k: metrics["aggregates"][k] for k in SUMMARY_KEYS[task] if k in metrics["aggregates"]}
+    print(f"\nHECKTOR demo: {len(cases)} cases, tasks {sorted(tasks)}, {time.perf_counter() - start:.1f} s")
+    print(f"  outputs: {out / 'outputs'}   metrics: {out / 'evaluation'}/task<N>/metrics.json")
+    if fallbacks:
+        print(f"  fallbacks taken: {fallbacks} (see the log)")
+    for task, values in summary.items():
+        shown = ", ".join(f"{k} = {v:.3f}" for k, v in values.items())
+        print(f"  Task {task}: {shown}")
+    print("  (synthetic examples and demo weights trained on synthetic data: not clinical figures)")
+    return 0

@@ -1,0 +1,183 @@
+"""One case, end to end: read -> check -> segment -> features -> risk / HPV -> write.
+
+Models load once, in :class:`Algorithm`'s constructor (the invoke server keeps the instance), and
+:meth:`Algorithm.run` processes the case staged in the input folder. The platform scores a
+submission only if every case's job succeeded, so every *readable* case yields valid outputs: when a
+stage fails, a documented fallback takes over and is logged and returned in
+:attr:`CaseResult.fallbacks`:
+
+- segmentation fails -> an empty mask on the CT grid (Task 1), features from no lesion (Tasks 2/3);
+- feature extraction fails -> the models predict from clinical data alone (imputed);
+- missing clinical fields -> imputed by the fitted models.
+
+Only unreadable or unusable input (no CT, a corrupt PET, PET and CT that do not overlap) stops a case,
+with a one-line :class:`hecktor.errors.InputError` that names the file.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import SimpleITK as sitk
+
+from algorithm.models import resolve_component_dir
+from algorithm.reading import CaseInputs, read_case
+from algorithm.writing import write_json_value, write_segmentation
+from hecktor import interface
+from hecktor.errors import HecktorError
+from hecktor.progress import peak_rss_gib, stage
+
+log = logging.getLogger(__name__)
+
+ALL_TASKS = frozenset({1, 2, 3})
+
+
+def parse_tasks(text: str | None) -> set[int]:
+    """``"1,2,3"``, ``"2"``, ``"all"`` or ``None`` (= all) -> a set of task numbers."""
+    if text is None or text.strip().lower() in {"", "all"}:
+        return set(ALL_TASKS)
+    tasks = set()
+    for part in text.replace(" ", "").split(","):
+        if part not in {"1", "2", "3"}:
+            raise ValueError(f"unknown task {part!r}: expected 1, 2, 3 or 'all'")
+        tasks.add(int(part))
+    return tasks
+
+
+@dataclass
+class CaseResult:
+    """What one case produced: output files, the values written, fallbacks taken and stage timings (s)."""
+
+    outputs: dict[str, Path] = field(default_factory=dict)
+    values: dict[str, object] = field(default_factory=dict)
+    fallbacks: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+class Algorithm:
+    """The HECKTOR algorithm for a set of tasks; models load once here.
+
+    Args:
+        tasks: which tasks' outputs to write (1 segmentation, 2 RFS risk, 3 HPV status).
+        model_dir: folder with ``segmentation/``, ``prognosis/``, ``hpv/`` (see :mod:`algorithm.models`).
+        device: ``"auto"`` (CUDA when available), ``"cuda"`` or ``"cpu"``.
+        tta: mirror test-time augmentation for the segmentation.
+    """
+
+    def __init__(
+        self,
+        tasks: set[int] | None = None,
+        model_dir: str | Path | None = None,
+        device: str = "auto",
+        tta: bool = False,
+    ) -> None:
+        from algorithm.segmentation import Segmenter
+
+        self.tasks = set(ALL_TASKS if tasks is None else tasks)
+        if not self.tasks or not self.tasks <= ALL_TASKS:
+            raise ValueError(f"tasks must be a non-empty subset of {{1, 2, 3}}, got {sorted(self.tasks)}")
+        self.timings: dict[str, float] = {}
+        with stage("load models", log, self.timings):
+            # Every task uses the segmentation: Task 1 writes it, Tasks 2 and 3 take features from it.
+            self.segmenter = Segmenter.load(resolve_component_dir("segmentation", model_dir), device=device, tta=tta)
+            self.prognosis = None
+            self.hpv = None
+            if 2 in self.tasks:
+                from algorithm.prognosis import PrognosisModel
+
+                self.prognosis = PrognosisModel.load(resolve_component_dir("prognosis", model_dir))
+            if 3 in self.tasks:
+                from algorithm.hpv import HPVModel
+
+                self.hpv = HPVModel.load(resolve_component_dir("hpv", model_dir))
+        log.info("tasks %s ready on %s", ",".join(map(str, sorted(self.tasks))), self.segmenter.device)
+
+    def run(self, input_dir: str | Path, output_dir: str | Path) -> CaseResult:
+        """Process the case in ``input_dir`` and write every enabled task's outputs to ``output_dir``."""
+        from algorithm.checks import validate_case
+
+        start = time.perf_counter()
+        result = CaseResult()
+        output_dir = Path(output_dir)
+        with stage("read inputs", log, result.timings):
+            case = read_case(input_dir)
+        result.notes.extend(case.notes)
+        with stage("check inputs", log, result.timings):
+            result.notes.extend(validate_case(case))
+
+        label = self._segment(case, result)
+        if 1 in self.tasks:
+            with stage("write segmentation", log, result.timings):
+                result.outputs[interface.SEGMENTATION.relative_path] = write_segmentation(label, output_dir)
+        if self.tasks & {2, 3}:
+            features = self._features(case, label, result)
+            if self.prognosis is not None:
+                risk = float(self.prognosis.predict_risk(features, case.clinical))
+                if not math.isfinite(risk):
+                    self._fallback(result, f"prognosis model returned {risk}; wrote the neutral risk 0.0")
+                    risk = 0.0
+                result.values["rfs_risk"] = risk
+                result.outputs[interface.RFS.relative_path] = write_json_value(risk, output_dir, interface.RFS)
+            if self.hpv is not None:
+                positive, probability = self.hpv.predict(features, case.clinical)
+                probability = float(probability)
+                if not math.isfinite(probability):
+                    self._fallback(result, f"HPV model returned probability {probability}; wrote 0.5")
+                    probability = 0.5
+                result.values["hpv_status"] = bool(positive)
+                result.values["hpv_probability"] = probability
+                result.outputs[interface.HPV_STATUS.relative_path] = write_json_value(
+                    bool(positive), output_dir, interface.HPV_STATUS
+                )
+                result.outputs[interface.HPV_PROBABILITY.relative_path] = write_json_value(
+                    probability, output_dir, interface.HPV_PROBABILITY
+                )
+        result.timings["total"] = time.perf_counter() - start
+        log.info(
+            "case done in %.1f s (peak RSS %.2f GiB); wrote %s%s",
+            result.timings["total"],
+            peak_rss_gib(),
+            ", ".join(sorted(result.outputs)),
+            f"; {len(result.fallbacks)} fallback(s)" if result.fallbacks else "",
+        )
+        return result
+
+    def _segment(self, case: CaseInputs, result: CaseResult) -> sitk.Image:
+        try:
+            return self.segmenter.segment(case.ct, case.pet, timings=result.timings)
+        except HecktorError:
+            raise
+        except Exception as exc:  # a readable case must still get outputs
+            log.exception("segmentation failed")
+            self._fallback(result, f"segmentation failed ({type(exc).__name__}: {exc}); wrote an empty mask")
+            return empty_label_like(case.ct)
+
+    def _features(self, case: CaseInputs, label: sitk.Image, result: CaseResult) -> dict[str, float] | None:
+        from algorithm.features import extract_features
+
+        try:
+            with stage("features", log, result.timings):
+                return extract_features(case.ct, case.pet, label, rt_dose=case.rt_dose)
+        except Exception as exc:
+            log.exception("feature extraction failed")
+            self._fallback(result, f"feature extraction failed ({type(exc).__name__}: {exc}); clinical data only")
+            return None
+
+    @staticmethod
+    def _fallback(result: CaseResult, message: str) -> None:
+        log.warning("fallback: %s", message)
+        result.fallbacks.append(message)
+
+
+def empty_label_like(ct: sitk.Image) -> sitk.Image:
+    """An all-background uint8 label map on exactly the CT grid."""
+    size = ct.GetSize()
+    label = sitk.GetImageFromArray(np.zeros(size[::-1], dtype=np.uint8))
+    label.CopyInformation(ct)
+    return label
