@@ -46,10 +46,22 @@ def stage(name: str, logger: logging.Logger, timings: dict[str, float] | None = 
         logger.info("%s done in %.2f s (peak RSS %.2f GiB)", name, seconds, peak_rss_gib())
 
 
-def progress(items: Sequence[T] | Iterable[T], what: str, logger: logging.Logger, every_s: float = 5.0) -> Iterator[T]:
-    """Yield ``items`` while logging "what k/n (elapsed, eta)" at most every ``every_s`` seconds and at the end."""
-    items = list(items)
-    total = len(items)
+def progress(
+    items: Sequence[T] | Iterable[T],
+    what: str,
+    logger: logging.Logger,
+    every_s: float = 5.0,
+    *,
+    total: int | None = None,
+) -> Iterator[T]:
+    """Yield ``items`` while logging "what k/n (elapsed, eta)" at most every ``every_s`` seconds and at the end.
+
+    When ``total`` is given, ``items`` is consumed lazily (e.g. results arriving from a process pool);
+    otherwise it is materialised first to count it.
+    """
+    if total is None:
+        items = list(items)
+        total = len(items)
     start = last = time.perf_counter()
     for k, item in enumerate(items, 1):
         yield item

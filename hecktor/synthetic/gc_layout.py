@@ -1,0 +1,119 @@
+"""The Grand Challenge layout: algorithm ``/input`` folders per case and the evaluation ground truth.
+
+::
+
+    DIR/inputs/<PID>/images/ct/<uuid>.mha            CT (int16 HU)
+    DIR/inputs/<PID>/images/pet/<uuid>.mha           PET (float32 SUV)
+    DIR/inputs/<PID>/images/ct-planning/<uuid>.mha   planning CT   } Task 2 subset only
+    DIR/inputs/<PID>/images/rt-dose/<uuid>.mha       RT dose (Gy)  }
+    DIR/inputs/<PID>/ehr.json                        clinical record; missing values are ABSENT keys
+    DIR/inputs/<PID>/inputs.json                     socket values (image.name = original name)
+    DIR/ground_truth/labels/<PID>.mha                uint8 label on the CT grid
+    DIR/ground_truth/outcomes.csv                    PatientID,CenterID,RFS,Relapse,HPV Status (blank = unknown)
+    DIR/synthetic_metadata.json
+
+File names in image folders are uuid5 of (patient ID, socket slug), so reruns give the same names.
+Folder paths come from :mod:`hecktor.interface`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import SimpleITK as sitk
+
+from hecktor import interface
+from hecktor.imageio import write_image
+from hecktor.interface import Socket
+from hecktor.payloads import socket_value
+from hecktor.synthetic.case import SyntheticCase
+from hecktor.synthetic.metadata import case_summary, write_metadata
+from hecktor.synthetic.tables import OUTCOME_COLUMNS, case_row, write_csv
+
+log = logging.getLogger(__name__)
+
+INPUTS_DIR = "inputs"
+GROUND_TRUTH_DIR = "ground_truth"
+LABELS_DIR = "labels"
+OUTCOMES_CSV = "outcomes.csv"
+INPUTS_JSON = "inputs.json"
+
+#: Original (organisers') file name suffix of each image socket.
+ORIGINAL_SUFFIX: dict[Socket, str] = {
+    interface.CT: "__CT.nii.gz",
+    interface.PET: "__PT.nii.gz",
+    interface.PLANNING_CT: "__CTPlanning.nii.gz",
+    interface.RT_DOSE: "__RTDOSE.nii.gz",
+}
+
+
+def image_uuid(patient_id: str, socket: Socket) -> str:
+    """Stable file stem of a case's image for ``socket``."""
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"hecktor-synthetic/{patient_id}/{socket.slug}"))
+
+
+def original_name(patient_id: str, socket: Socket) -> str:
+    """The organisers' file name of a case's image, e.g. ``CHUM-001__CT.nii.gz``."""
+    return f"{patient_id}{ORIGINAL_SUFFIX[socket]}"
+
+
+def ehr_record(case: SyntheticCase) -> dict[str, Any]:
+    """``ehr.json`` content: the clinical record without its missing values (absent keys)."""
+    return {key: value for key, value in case.clinical.items() if value is not None}
+
+
+def write_case_inputs(case: SyntheticCase, inputs_root: str | Path) -> Path:
+    """Write one case's algorithm ``/input`` folder under ``inputs_root/<PID>``; returns that folder."""
+    pid = case.patient_id
+    folder = Path(inputs_root) / pid
+    images: list[tuple[Socket, sitk.Image | None]] = [
+        (interface.CT, case.ct),
+        (interface.PET, case.pet),
+        (interface.PLANNING_CT, case.planning_ct),
+        (interface.RT_DOSE, case.rt_dose),
+    ]
+    values = []
+    for socket, image in images:
+        if image is None:
+            continue
+        write_image(image, folder / socket.relative_path / f"{image_uuid(pid, socket)}.mha")
+        values.append(socket_value(socket, image_name=original_name(pid, socket)))
+    ehr = ehr_record(case)
+    (folder / interface.EHR.relative_path).write_text(json.dumps(ehr, indent=2) + "\n", encoding="utf-8")
+    values.insert(2, socket_value(interface.EHR, value=ehr))
+    (folder / INPUTS_JSON).write_text(json.dumps(values, indent=2) + "\n", encoding="utf-8")
+    return folder
+
+
+class GrandChallengeLayoutWriter:
+    """Write cases one at a time (bounded memory), then outcomes and metadata with :meth:`finish`."""
+
+    def __init__(self, out_dir: str | Path) -> None:
+        self.out_dir = Path(out_dir)
+        self.rows: list[dict[str, Any]] = []
+        self.summaries: list[dict[str, Any]] = []
+
+    def add(self, case: SyntheticCase) -> None:
+        write_case_inputs(case, self.out_dir / INPUTS_DIR)
+        write_image(case.label, self.out_dir / GROUND_TRUTH_DIR / LABELS_DIR / f"{case.patient_id}.mha")
+        self.rows.append(case_row(case))
+        self.summaries.append(case_summary(case))
+
+    def finish(self) -> Path:
+        write_csv(self.out_dir / GROUND_TRUTH_DIR / OUTCOMES_CSV, OUTCOME_COLUMNS, self.rows)
+        write_metadata(self.out_dir, self.summaries, "grand-challenge")
+        log.info("grand-challenge layout: %d cases written to %s", len(self.rows), self.out_dir)
+        return self.out_dir
+
+
+def write_grand_challenge_layout(cases: Iterable[SyntheticCase], out_dir: str | Path) -> Path:
+    """Write ``cases`` as Grand Challenge inputs plus evaluation ground truth under ``out_dir``."""
+    writer = GrandChallengeLayoutWriter(out_dir)
+    for case in cases:
+        writer.add(case)
+    return writer.finish()

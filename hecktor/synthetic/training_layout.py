@@ -1,0 +1,82 @@
+"""The organisers' training layout (NIfTI images, one CSV per task).
+
+::
+
+    DIR/Task 1/<PID>/<PID>__CT.nii.gz, <PID>__PT.nii.gz, <PID>.nii.gz (label on the CT grid)
+    DIR/Task 2/<PID>/<PID>__CT.nii.gz, <PID>__PT.nii.gz [, <PID>__CTPlanning.nii.gz, <PID>__RTDOSE.nii.gz]
+    DIR/Task 3/<PID>/<PID>__CT.nii.gz, <PID>__PT.nii.gz          (cases with a known HPV status)
+    DIR/HECKTOR_2025_Training_Task_{1,2,3}.csv
+    DIR/synthetic_metadata.json
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from hecktor.imageio import write_image
+from hecktor.synthetic.case import SyntheticCase
+from hecktor.synthetic.metadata import case_summary, write_metadata
+from hecktor.synthetic.tables import TASK_COLUMNS, case_row, in_task, write_csv
+
+log = logging.getLogger(__name__)
+
+TASKS = (1, 2, 3)
+
+
+def task_dir(out_dir: str | Path, task: int) -> Path:
+    """``DIR/Task <n>``."""
+    return Path(out_dir) / f"Task {task}"
+
+
+def csv_path(out_dir: str | Path, task: int) -> Path:
+    """``DIR/HECKTOR_2025_Training_Task_<n>.csv``."""
+    return Path(out_dir) / f"HECKTOR_2025_Training_Task_{task}.csv"
+
+
+class TrainingLayoutWriter:
+    """Write cases one at a time (bounded memory), then the CSVs and metadata with :meth:`finish`."""
+
+    def __init__(self, out_dir: str | Path) -> None:
+        self.out_dir = Path(out_dir)
+        self.rows: list[dict[str, Any]] = []
+        self.summaries: list[dict[str, Any]] = []
+
+    def add(self, case: SyntheticCase) -> None:
+        pid = case.patient_id
+        row = case_row(case)
+        first = task_dir(self.out_dir, 1) / pid
+        ct = write_image(case.ct, first / f"{pid}__CT.nii.gz")
+        pet = write_image(case.pet, first / f"{pid}__PT.nii.gz")
+        write_image(case.label, first / f"{pid}.nii.gz")
+        for task in TASKS[1:]:
+            if not in_task(row, task):
+                continue
+            folder = task_dir(self.out_dir, task) / pid
+            folder.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(ct, folder / ct.name)
+            shutil.copyfile(pet, folder / pet.name)
+            if task == 2 and case.planning_ct is not None and case.rt_dose is not None:
+                write_image(case.planning_ct, folder / f"{pid}__CTPlanning.nii.gz")
+                write_image(case.rt_dose, folder / f"{pid}__RTDOSE.nii.gz")
+        self.rows.append(row)
+        self.summaries.append(case_summary(case))
+
+    def finish(self) -> Path:
+        for task in TASKS:
+            rows = [r for r in self.rows if in_task(r, task)]
+            write_csv(csv_path(self.out_dir, task), TASK_COLUMNS[task], rows)
+        write_metadata(self.out_dir, self.summaries, "training")
+        log.info("training layout: %d cases written to %s", len(self.rows), self.out_dir)
+        return self.out_dir
+
+
+def write_training_layout(cases: Iterable[SyntheticCase], out_dir: str | Path) -> Path:
+    """Write ``cases`` in the organisers' training layout under ``out_dir``; returns ``out_dir``."""
+    writer = TrainingLayoutWriter(out_dir)
+    for case in cases:
+        writer.add(case)
+    return writer.finish()
