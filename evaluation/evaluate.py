@@ -1,0 +1,211 @@
+"""Grand Challenge mode: read ``predictions.json`` and the ground truth, score, write ``metrics.json``.
+
+This is the orchestration; each stage is a plain function elsewhere:
+read jobs (:mod:`evaluation.submission`) -> locate ground truth (:mod:`evaluation.ground_truth`) ->
+score per task (:mod:`evaluation.task1`, :mod:`evaluation.task2`, :mod:`evaluation.task3`) ->
+assemble and write (:mod:`evaluation.results`) -> optional figures (:mod:`evaluation.report`).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from evaluation.config import Conventions
+from evaluation.ground_truth import GroundTruth, load_ground_truth
+from evaluation.problems import Problem, StructuralError
+from evaluation.results import METRICS_JSON, TaskScore, build_metrics, write_metrics
+from evaluation.submission import (
+    PREDICTIONS_JSON,
+    CaseSubmission,
+    detect_tasks,
+    jobs_for_task,
+    parse_jobs,
+    read_predictions_json,
+    submissions_for_task,
+)
+from hecktor.progress import stage
+
+log = logging.getLogger("evaluation")
+
+#: The aggregates quoted in the final log line, per task.
+HEADLINE: dict[int, tuple[str, ...]] = {
+    1: ("GTVp_mean_dice", "GTVn_aggregated_dice", "GTVn_aggregated_f1"),
+    2: ("c_index", "c_index_ci_low", "c_index_ci_high"),
+    3: ("balanced_accuracy", "sensitivity", "specificity", "auc"),
+}
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """Where things are and how to run (paths absolute or relative to the working folder).
+
+    Attributes:
+        output: a folder (``metrics.json`` is written inside) or a ``.json`` file path.
+        predictions: ``predictions.json``; default ``<input>/predictions.json``.
+        task: force the task (1, 2 or 3) instead of recognising it from the jobs' outputs.
+    """
+
+    input_dir: Path
+    ground_truth: Path
+    output: Path
+    predictions: Path | None = None
+    task: int | None = None
+    workers: int = 1
+    report: Path | None = None
+
+
+def metrics_path(output: Path) -> Path:
+    """``output`` when it names a ``.json`` file, else ``output/metrics.json``."""
+    return output if output.suffix.lower() == ".json" else output / METRICS_JSON
+
+
+def choose_tasks(detected: list[int], forced: int | None, gt: GroundTruth, problems: list[Problem]) -> list[int]:
+    """The tasks to score: ``forced``, else those recognised from the jobs, else every task the ground
+    truth supports (only when no job has any task output, e.g. an empty ``predictions.json``)."""
+    if forced is not None:
+        if detected and detected != [forced]:
+            problems.append(
+                Problem("warning", "task_forced", f"--task {forced} given; the jobs' outputs suggest {detected}")
+            )
+        return [forced]
+    if detected:
+        if len(detected) > 1:
+            problems.append(Problem("warning", "several_tasks", f"jobs hold outputs of tasks {detected}; scoring all"))
+        return detected
+    supported = gt.supported_tasks()
+    if not supported:
+        raise StructuralError(f"cannot tell the task: no job has a task output and {gt.root} holds no ground truth")
+    problems.append(
+        Problem(
+            "warning",
+            "task_unknown",
+            f"no job has a task output; scoring every task the ground truth supports: {supported}",
+        )
+    )
+    return supported
+
+
+def require_ground_truth(gt: GroundTruth, task: int) -> None:
+    """Raise when the ground truth has nothing for ``task`` (a structural problem: wrong archive)."""
+    if not gt.patients(task):
+        what = {1: "labels/", 2: "RFS and Relapse values", 3: "HPV Status values"}[task]
+        raise StructuralError(f"ground truth at {gt.root} has no {what} for Task {task}")
+
+
+def score_tasks(
+    gt: GroundTruth,
+    submissions_by_task: Mapping[int, Mapping[str, CaseSubmission]],
+    conventions: Conventions,
+    workers: int,
+    *,
+    include_truth: bool,
+    display_root: Path | None = None,
+    timings: dict[str, float] | None = None,
+) -> list[TaskScore]:
+    """Score each task (imports per task, so Task 2/3 runs do not load image code)."""
+    scores = []
+    for task, submissions in sorted(submissions_by_task.items()):
+        with stage(f"Task {task}: scoring {len(submissions)} cases", log, timings):
+            if task == 1:
+                from evaluation.task1 import run_task1
+
+                score = run_task1(gt, submissions, conventions, workers, display_root)
+                log.info(
+                    "Task 1: reading images %.2f s, computing metrics %.2f s (summed over cases)",
+                    score.extras["read_s"],
+                    score.extras["score_s"],
+                )
+            elif task == 2:
+                from evaluation.task2 import run_task2
+
+                score = run_task2(gt, submissions, conventions, include_truth=include_truth)
+            else:
+                from evaluation.task3 import run_task3
+
+                score = run_task3(gt, submissions, conventions, include_truth=include_truth)
+        scores.append(score)
+    return scores
+
+
+def evaluate(options: RunOptions, conventions: Conventions) -> dict[str, Any]:
+    """Run the Grand Challenge evaluation and write ``metrics.json``; returns the metrics document.
+
+    Raises:
+        StructuralError: no/invalid ``predictions.json``, no ground truth, or nothing to score.
+    """
+    start = time.perf_counter()
+    timings: dict[str, float] = {}
+    predictions_path = options.predictions or options.input_dir / PREDICTIONS_JSON
+    raw_jobs = read_predictions_json(predictions_path)
+    gt = load_ground_truth(options.ground_truth)
+    run_problems: list[Problem] = list(gt.problems)
+    jobs, job_problems = parse_jobs(raw_jobs, conventions.ct_name_pattern)
+    run_problems.extend(job_problems)
+    tasks = choose_tasks(detect_tasks(jobs), options.task, gt, run_problems)
+    for task in tasks:
+        require_ground_truth(gt, task)
+    log.info(
+        "%d jobs in %s; ground truth at %s (%d labels, %d outcome rows); scoring task(s) %s with %d worker(s)",
+        len(raw_jobs),
+        predictions_path,
+        gt.root,
+        len(gt.labels),
+        len(gt.outcomes),
+        tasks,
+        options.workers,
+    )
+    submissions_by_task = {}
+    for task in tasks:
+        subs, problems = submissions_for_task(
+            jobs_for_task(jobs, task, tasks), task, options.input_dir, gt.patients(task)
+        )
+        submissions_by_task[task] = subs
+        run_problems.extend(problems)
+    scores = score_tasks(
+        gt,
+        submissions_by_task,
+        conventions,
+        options.workers,
+        include_truth=False,
+        display_root=options.input_dir,
+        timings=timings,
+    )
+    metrics = build_metrics(scores, conventions.as_json(), run_problems, tasks)
+    out = write_metrics(metrics, metrics_path(options.output))
+    if options.report is not None:
+        with stage("report", log, timings):
+            report_safely(scores, metrics, options.report)
+    log_summary(metrics, out, time.perf_counter() - start)
+    return metrics
+
+
+def report_safely(scores: list[TaskScore], metrics: dict[str, Any], out_dir: Path) -> None:
+    """Write the ``--report`` figures; a missing plotting library only skips them (metrics.json is written)."""
+    try:
+        from evaluation.report import write_report
+
+        write_report(scores, metrics, out_dir)
+    except ImportError as exc:
+        log.warning("report skipped: %s (install matplotlib and scikit-survival for --report)", exc)
+
+
+def log_summary(metrics: dict[str, Any], path: Path, seconds: float) -> None:
+    """One final summary line: headline aggregates, problem counts, output path, wall time."""
+    agg = metrics["aggregates"]
+    parts = []
+    for task in metrics["conventions"]["tasks"]:
+        values = ", ".join(f"{k}={agg[k]:.4f}" for k in HEADLINE[task] if k in agg)
+        parts.append(f"Task {task} ({agg.get(f'task{task}_n_cases', 0)} cases): {values}")
+    log.info(
+        "done: %s; %d errors, %d warnings; wrote %s in %.1f s",
+        "; ".join(parts),
+        agg["n_errors"],
+        agg["n_warnings"],
+        path,
+        seconds,
+    )

@@ -1,0 +1,271 @@
+"""Tools outside Grand Challenge: build the ground-truth archive, score a folder of predictions.
+
+- :func:`prepare_ground_truth` (organisers): the distributed layout (``Task 1/<PID>/<PID>.nii.gz``
+  labels next to ``<PID>__CT.nii.gz``, ``HECKTOR_2025_Training_Task_{1,2,3}.csv``) -> the GT layout of
+  :mod:`evaluation.ground_truth` (``labels/<PID>.mha`` uint8 + ``outcomes.csv``). Each label is checked
+  to lie on its CT grid (header only) and to hold only the values {0, 1, 2}; refused labels are listed.
+- :func:`score_folder` (participants' cross-validation): predictions named by PatientID, scored with
+  exactly the code and conventions of the Grand Challenge mode.
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import SimpleITK as sitk
+
+from evaluation.config import Conventions
+from evaluation.evaluate import log_summary, report_safely, require_ground_truth, score_tasks
+from evaluation.ground_truth import (
+    LABELS_DIR,
+    OUTCOME_COLUMNS,
+    OUTCOMES_CSV,
+    is_blank,
+    load_ground_truth,
+    organiser_ct_path,
+    parse_binary,
+)
+from evaluation.parallel import map_cases
+from evaluation.problems import Problem, StructuralError
+from evaluation.results import build_metrics, write_metrics
+from evaluation.segmentation import bad_label_values
+from evaluation.submission import CaseSubmission
+from hecktor.errors import InputError
+from hecktor.geometry import Grid, grid_differences
+from hecktor.imageio import is_image_file, read_image, read_image_header, strip_image_suffix, write_image
+
+log = logging.getLogger("evaluation")
+
+
+# ----------------------------------------------------------------------------- prepare-ground-truth
+
+
+@dataclass(frozen=True)
+class LabelJob:
+    """One label to convert: source label, its CT, and the target ``.mha``."""
+
+    patient_id: str
+    label: Path
+    ct: Path | None
+    target: Path
+
+
+def convert_label(job: LabelJob) -> str | None:
+    """Check one label and write it as uint8 ``.mha``; returns the reason it was refused, or ``None``."""
+    try:
+        if job.ct is None:
+            return "no <PatientID>__CT image next to the label: cannot check the grid"
+        ct_grid = Grid.of(read_image_header(job.ct))
+        label = read_image(job.label, "label")
+        differences = grid_differences(Grid.of(label), ct_grid)
+        if differences:
+            return "label is not on the CT grid: " + "; ".join(differences)
+        array = sitk.GetArrayViewFromImage(label)
+        if array.dtype.kind == "f" and not (np.all(np.isfinite(array)) and np.array_equal(array, np.round(array))):
+            return "label holds non-integer values"
+        bad = bad_label_values(array)
+        if bad:
+            return f"label holds values outside {{0, 1, 2}}: {', '.join(str(v) for v in bad[:5])}"
+        write_image(sitk.Cast(label, sitk.sitkUInt8), job.target, compress=True)
+    except InputError as exc:
+        return str(exc)
+    return None
+
+
+def _refuse(job: LabelJob, reason: str) -> str:
+    return f"conversion crashed ({reason})"
+
+
+def prepare_ground_truth(data: Path, out: Path, workers: int = 1, overwrite: bool = False) -> list[str]:
+    """Write the GT layout from the organisers' dataset folder. Returns one line per refused label.
+
+    Raises:
+        StructuralError: ``data`` holds no organisers' layout, or ``out`` is not empty (without ``overwrite``).
+    """
+    gt = load_ground_truth(data)
+    if gt.layout != "organisers":
+        raise StructuralError(f"{data} is not the organisers' layout ('Task 1/<PID>/...' and HECKTOR_*Task_*.csv)")
+    if out.exists() and any(out.iterdir()):
+        if not overwrite:
+            raise StructuralError(f"{out} is not empty (pass --overwrite to replace it)")
+        shutil.rmtree(out)
+    (out / LABELS_DIR).mkdir(parents=True, exist_ok=True)
+    jobs = [
+        LabelJob(pid, path, organiser_ct_path(path.parent), out / LABELS_DIR / f"{pid}.mha")
+        for pid, path in sorted(gt.labels.items())
+    ]
+    reasons = map_cases(convert_label, jobs, workers, log, "label", _refuse)
+    refused = [f"{job.patient_id}: {reason}" for job, reason in zip(jobs, reasons, strict=True) if reason]
+    write_outcomes_csv(gt.outcomes.values(), out / OUTCOMES_CSV)
+    for problem in gt.problems:
+        log.warning("%s: %s", problem.patient_id or "-", problem.message)
+    log.info(
+        "wrote %d labels and %d outcome rows to %s; %d label(s) refused",
+        len(jobs) - len(refused),
+        len(gt.outcomes),
+        out,
+        len(refused),
+    )
+    return refused
+
+
+def write_outcomes_csv(outcomes: Any, path: Path) -> Path:
+    """``outcomes.csv`` with :data:`OUTCOME_COLUMNS`, rows sorted by PatientID, blank = unknown."""
+    rows = sorted(outcomes, key=lambda o: o.patient_id)
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle, lineterminator="\n")
+        writer.writerow(OUTCOME_COLUMNS)
+        for o in rows:
+            writer.writerow(
+                [o.patient_id, o.center_id or "", _fmt_number(o.rfs_days), _fmt_bool(o.relapse), _fmt_bool(o.hpv)]
+            )
+    return path
+
+
+def _fmt_number(value: float | None) -> str:
+    if value is None:
+        return ""
+    return str(int(value)) if float(value).is_integer() else repr(float(value))
+
+
+def _fmt_bool(value: bool | None) -> str:
+    return "" if value is None else str(int(value))
+
+
+# ----------------------------------------------------------------------------- score-folder
+
+
+def read_folder_predictions(predictions: Path, task: int) -> tuple[dict[str, CaseSubmission], list[Problem]]:
+    """Predictions named by PatientID.
+
+    Task 1: ``<PID>.nii.gz`` / ``<PID>.mha`` (any ITK format) label maps in the folder.
+    Task 2: a CSV (the file itself, or the only ``.csv`` in the folder) with columns ``PatientID,risk``.
+    Task 3: a CSV with ``PatientID,hpv`` and optionally ``probability``; ``hpv`` is 0/1 or true/false.
+    Blank cells are missing predictions.
+    """
+    problems: list[Problem] = []
+    subs: dict[str, CaseSubmission] = {}
+    if task == 1:
+        if not predictions.is_dir():
+            raise StructuralError(f"{predictions} is not a folder of label maps")
+        for path in sorted(p for p in predictions.iterdir() if is_image_file(p)):
+            pid = strip_image_suffix(path.name)
+            if pid in subs:
+                problems.append(
+                    Problem("warning", "duplicate_prediction", f"{path.name} ignored (another file for it)", task, pid)
+                )
+                continue
+            subs[pid] = CaseSubmission(pid, image_path=path)
+        return subs, problems
+    csv_path = _single_csv(predictions)
+    with csv_path.open(newline="", encoding="utf-8-sig") as handle:
+        rows = [{(k or "").strip(): (v or "").strip() for k, v in r.items() if k} for r in csv.DictReader(handle)]
+    column = "risk" if task == 2 else "hpv"
+    if rows and column not in rows[0]:
+        raise StructuralError(f"{csv_path} has no '{column}' column (columns: {', '.join(rows[0])})")
+    for row in rows:
+        pid = row.get("PatientID", "")
+        if not pid:
+            continue
+        if pid in subs:
+            problems.append(Problem("warning", "duplicate_prediction", "second row ignored", task, pid))
+            continue
+        sub = CaseSubmission(pid)
+        if task == 2:
+            sub.value = _csv_number(row.get("risk", ""))
+        else:
+            raw = row.get("hpv", "")
+            call = parse_binary(raw)
+            sub.value = call if call is not None else (None if is_blank(raw) else raw)
+            if "probability" in row:
+                sub.probability = _csv_number(row["probability"])
+        subs[pid] = sub
+    return subs, problems
+
+
+def _single_csv(predictions: Path) -> Path:
+    if predictions.is_file():
+        return predictions
+    if predictions.is_dir():
+        found = sorted(predictions.glob("*.csv"))
+        if len(found) == 1:
+            return found[0]
+        raise StructuralError(f"{predictions} must hold exactly one .csv file, found {len(found)}")
+    raise StructuralError(f"{predictions} is missing")
+
+
+def _csv_number(text: str) -> Any:
+    """A CSV cell as a JSON-like value: float when numeric (NaN/inf kept), None when blank, else the text."""
+    if text.strip() == "":
+        return None
+    try:
+        return float(text)
+    except ValueError:
+        return text
+
+
+def score_folder(
+    predictions: Path,
+    data: Path,
+    task: int,
+    output: Path | None,
+    conventions: Conventions,
+    workers: int = 1,
+    all_patients: bool = False,
+    report: Path | None = None,
+) -> dict[str, Any]:
+    """Score a folder of predictions against ``data`` (organisers' layout or GT layout).
+
+    Only patients with a prediction are scored (cross-validation folds), unless ``all_patients``: then
+    every ground-truth patient without a prediction counts as a missing prediction. Result rows include
+    the ground truth (participants own the training data).
+    """
+    start = time.perf_counter()
+    gt = load_ground_truth(data)
+    require_ground_truth(gt, task)
+    subs, problems = read_folder_predictions(predictions, task)
+    problems.extend(gt.problems)
+    wanted = set(gt.patients(task))
+    for pid in sorted(set(subs) - wanted):
+        problems.append(
+            Problem(
+                "warning", "unknown_patient", f"prediction for a patient without Task {task} ground truth", task, pid
+            )
+        )
+        del subs[pid]
+    unpredicted = sorted(wanted - set(subs))
+    if all_patients:
+        for pid in unpredicted:
+            subs[pid] = CaseSubmission(
+                pid,
+                status="no_job",
+                problems=[Problem("error", "missing_prediction", "no prediction; scored as missing", task, pid)],
+            )
+    elif unpredicted:
+        problems.append(
+            Problem(
+                "note",
+                "not_scored",
+                f"{len(unpredicted)} ground-truth patients without a prediction were not scored "
+                "(--all-patients counts them as missing)",
+                task,
+            )
+        )
+    if not subs:
+        raise StructuralError(f"no prediction in {predictions} matches a Task {task} ground-truth patient")
+    scores = score_tasks(gt, {task: subs}, conventions, workers, include_truth=True, display_root=predictions)
+    metrics = build_metrics(scores, conventions.as_json(), problems, [task])
+    path = None
+    if output is not None:
+        path = write_metrics(metrics, output)
+    if report is not None:
+        report_safely(scores, metrics, report)
+    log_summary(metrics, path or Path("-"), time.perf_counter() - start)
+    return metrics

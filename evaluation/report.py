@@ -1,0 +1,182 @@
+"""``--report DIR``: PNG figures and a small ``index.html`` (matplotlib, Agg backend; for organisers).
+
+- Task 1: per-case Dice distributions (GTVp, GTVn) and predicted vs true GTVp volume (mL).
+- Task 2: Kaplan-Meier curves of the predicted low- and high-risk groups, split at the median risk
+  (risk > median = high), with the log-rank p-value (:func:`sksurv.compare.compare_survival`).
+  Patients without a usable risk are left out of the figure.
+- Task 3: ROC curve when probabilities were given, else the confusion matrix.
+
+The report shows ground truth; it is for organisers and for participants' own cross-validation, not
+for publishing next to a leaderboard.
+"""
+
+from __future__ import annotations
+
+import html
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from evaluation.results import TaskScore
+
+
+def _pyplot() -> Any:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def write_report(scores: list[TaskScore], metrics: dict[str, Any], out_dir: str | Path) -> Path:
+    """Write the figures and ``index.html`` into ``out_dir``; returns the index path."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    figures: list[tuple[str, str]] = []
+    for score in sorted(scores, key=lambda s: s.task):
+        if score.task == 1:
+            figures += task1_figures(score, out_dir)
+        elif score.task == 2:
+            figures += task2_figures(score, out_dir)
+        elif score.task == 3:
+            figures += task3_figures(score, out_dir)
+    index = out_dir / "index.html"
+    index.write_text(render_index(metrics, figures), encoding="utf-8")
+    return index
+
+
+def task1_figures(score: TaskScore, out_dir: Path) -> list[tuple[str, str]]:
+    plt = _pyplot()
+    rows = [r for r in score.rows if r["prediction_status"] != "gt_error"]
+    fig, axes = plt.subplots(1, 3, figsize=(13, 4))
+    bins = np.linspace(0, 1, 21)
+    for ax, name in zip(axes[:2], ("GTVp", "GTVn"), strict=True):
+        values = [r[f"{name}_dice"] for r in rows if r[f"{name}_dice"] is not None]
+        ax.hist(values, bins=bins, color="tab:blue", edgecolor="white")
+        mean = f"mean {np.mean(values):.3f}" if values else "no case"
+        ax.set(title=f"{name} per-case Dice (n={len(values)}, {mean})", xlabel="Dice", ylabel="cases")
+    truth = np.array([r["GTVp_true_volume_mm3"] or 0.0 for r in rows]) / 1000.0
+    pred = np.array([r["GTVp_pred_volume_mm3"] or 0.0 for r in rows]) / 1000.0
+    ax = axes[2]
+    ax.scatter(truth, pred, s=12)
+    top = max(float(truth.max(initial=0.0)), float(pred.max(initial=0.0)), 1.0)
+    ax.plot([0, top], [0, top], color="grey", linewidth=1)
+    ax.set(title="GTVp volume", xlabel="true (mL)", ylabel="predicted (mL)")
+    fig.tight_layout()
+    name = "task1_dice.png"
+    fig.savefig(out_dir / name, dpi=100)
+    plt.close(fig)
+    return [(name, "Task 1: per-case Dice and GTVp volumes")]
+
+
+def task2_figures(score: TaskScore, out_dir: Path) -> list[tuple[str, str]]:
+    from sksurv.nonparametric import kaplan_meier_estimator
+
+    plt = _pyplot()
+    time, event, risk = score.extras["time"], score.extras["event"], score.extras["risk"]
+    ok = np.isfinite(risk)
+    time, event, risk = time[ok], event[ok], risk[ok]
+    fig, ax = plt.subplots(figsize=(6.5, 4.5))
+    title = "Task 2: Kaplan-Meier by predicted risk"
+    if len(risk) >= 2:
+        median = float(np.median(risk))
+        high = risk > median
+        for mask, label, colour in ((~high, "low risk", "tab:blue"), (high, "high risk", "tab:red")):
+            if mask.sum() == 0:
+                continue
+            t, s = kaplan_meier_estimator(event[mask], time[mask])
+            ax.step(
+                np.concatenate([[0.0], t]),
+                np.concatenate([[1.0], s]),
+                where="post",
+                color=colour,
+                label=f"{label} (n={int(mask.sum())})",
+            )
+        p_value = logrank_p_value(time, event, high)
+        if p_value is not None:
+            title += f" (log-rank p = {p_value:.3g})"
+        ax.legend()
+    ax.set(title=title, xlabel="days", ylabel="recurrence-free probability", ylim=(0, 1.05))
+    fig.tight_layout()
+    name = "task2_kaplan_meier.png"
+    fig.savefig(out_dir / name, dpi=100)
+    plt.close(fig)
+    return [(name, "Task 2: Kaplan-Meier curves of the predicted risk groups (split at the median)")]
+
+
+def logrank_p_value(time: np.ndarray, event: np.ndarray, group: np.ndarray) -> float | None:
+    """Two-group log-rank test p-value; ``None`` when a group is empty or there is no event."""
+    if group.all() or (~group).all() or not event.any():
+        return None
+    from sksurv.compare import compare_survival
+
+    y = np.empty(len(time), dtype=[("event", bool), ("time", float)])
+    y["event"], y["time"] = event, time
+    _, p_value = compare_survival(y, group.astype(int))
+    return float(p_value)
+
+
+def task3_figures(score: TaskScore, out_dir: Path) -> list[tuple[str, str]]:
+    plt = _pyplot()
+    truth = score.extras["truth"]
+    probability = score.extras["probability"]
+    predicted = score.extras["predicted"]
+    fig, ax = plt.subplots(figsize=(5, 4.5))
+    ok = np.isfinite(probability)
+    if ok.any() and len(set(truth[ok].tolist())) == 2:
+        from sklearn.metrics import roc_auc_score, roc_curve
+
+        fpr, tpr, _ = roc_curve(truth[ok], probability[ok])
+        auc = roc_auc_score(truth[ok], probability[ok])
+        ax.plot(fpr, tpr, label=f"AUC {auc:.3f} (n={int(ok.sum())})")
+        ax.plot([0, 1], [0, 1], color="grey", linewidth=1)
+        ax.set(title="Task 3: ROC (HPV positive)", xlabel="1 - specificity", ylabel="sensitivity")
+        ax.legend(loc="lower right")
+        name, caption = "task3_roc.png", "Task 3: ROC curve of the HPV probability"
+    else:
+        matrix = np.zeros((2, 3), dtype=int)  # rows: truth neg/pos; cols: called neg/pos/missing
+        for t, p in zip(truth, predicted, strict=True):
+            matrix[int(t), 2 if p is None else int(p)] += 1
+        ax.imshow(matrix, cmap="Blues")
+        for (i, j), v in np.ndenumerate(matrix):
+            ax.text(j, i, str(v), ha="center", va="center")
+        ax.set_xticks([0, 1, 2], ["called -", "called +", "missing"])
+        ax.set_yticks([0, 1], ["HPV -", "HPV +"])
+        ax.set_title("Task 3: confusion matrix")
+        name, caption = "task3_confusion.png", "Task 3: confusion matrix (no probabilities given)"
+    fig.tight_layout()
+    fig.savefig(out_dir / name, dpi=100)
+    plt.close(fig)
+    return [(name, caption)]
+
+
+def render_index(metrics: dict[str, Any], figures: list[tuple[str, str]]) -> str:
+    """A self-contained HTML page: aggregates table, figures, problems."""
+    agg = metrics["aggregates"]
+    rows = "".join(
+        f"<tr><td>{html.escape(k)}</td><td>{v:.4f}</td></tr>"
+        if isinstance(v, float)
+        else f"<tr><td>{html.escape(k)}</td><td>{html.escape(str(v))}</td></tr>"
+        for k, v in sorted(agg.items())
+        if k != "by_centre"
+    )
+    images = "".join(
+        f'<figure><img src="{html.escape(n)}" alt="{html.escape(c)}"><figcaption>{html.escape(c)}</figcaption></figure>'
+        for n, c in figures
+    )
+    problems = "".join(
+        f"<li>[{html.escape(p['severity'])}] {html.escape(p['PatientID'] or '-')}: {html.escape(p['message'])}</li>"
+        for p in metrics["problems"][:200]
+    )
+    more = len(metrics["problems"]) - 200
+    return (
+        "<!doctype html><html><head><meta charset='utf-8'><title>HECKTOR evaluation report</title>"
+        "<style>body{font-family:sans-serif;margin:2em}td{padding:2px 12px}img{max-width:100%}</style></head><body>"
+        f"<h1>HECKTOR evaluation report</h1><p>evaluation version {html.escape(str(metrics['version']))}, "
+        f"task(s) {metrics['conventions']['tasks']}</p><h2>Aggregates</h2><table>{rows}</table>"
+        f"<h2>Figures</h2>{images}<h2>Problems ({len(metrics['problems'])})</h2><ul>{problems}</ul>"
+        + (f"<p>... and {more} more (see metrics.json)</p>" if more > 0 else "")
+        + "</body></html>\n"
+    )

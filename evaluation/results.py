@@ -1,0 +1,96 @@
+"""Assemble and write ``metrics.json`` deterministically.
+
+Layout: ``{"results": [...], "aggregates": {...}, "conventions": {...}, "problems": [...], "version": "..."}``.
+Same inputs give a byte-identical file: keys sorted, results sorted by (task, PatientID), problems
+sorted, no timestamps, no absolute paths, floats written by ``json`` (shortest round-trip repr).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from evaluation import __version__
+from evaluation.problems import Problem, sorted_problems
+
+METRICS_JSON = "metrics.json"
+
+
+@dataclass
+class TaskScore:
+    """The outcome of scoring one task.
+
+    Attributes:
+        rows: per-case entries of ``results`` (JSON-ready).
+        aggregates: flat aggregate numbers of this task (keys unique across tasks).
+        by_centre: centre -> aggregate numbers of this task for that centre.
+        problems: every problem met while scoring the task.
+        extras: data for the report (not written to metrics.json).
+    """
+
+    task: int
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    aggregates: dict[str, Any] = field(default_factory=dict)
+    by_centre: dict[str, dict[str, Any]] = field(default_factory=dict)
+    problems: list[Problem] = field(default_factory=list)
+    extras: dict[str, Any] = field(default_factory=dict)
+
+
+def build_metrics(
+    scores: list[TaskScore], conventions: dict[str, Any], run_problems: list[Problem], tasks: list[int]
+) -> dict[str, Any]:
+    """The ``metrics.json`` document for the scored tasks."""
+    rows: list[dict[str, Any]] = []
+    aggregates: dict[str, Any] = {}
+    by_centre: dict[str, dict[str, Any]] = {}
+    problems = list(run_problems)
+    for score in sorted(scores, key=lambda s: s.task):
+        rows.extend(score.rows)
+        aggregates.update(score.aggregates)
+        for centre, values in score.by_centre.items():
+            by_centre.setdefault(centre, {}).update(values)
+        problems.extend(score.problems)
+    aggregates["by_centre"] = by_centre
+    problem_list = sorted_problems(problems)
+    aggregates["n_errors"] = sum(p.severity == "error" for p in problem_list)
+    aggregates["n_warnings"] = sum(p.severity == "warning" for p in problem_list)
+    rows.sort(key=lambda r: (r.get("task", 0), str(r.get("PatientID", ""))))
+    return {
+        "results": rows,
+        "aggregates": aggregates,
+        "conventions": {**conventions, "tasks": sorted(tasks)},
+        "problems": [p.as_json() for p in problem_list],
+        "version": __version__,
+    }
+
+
+def dumps_metrics(metrics: dict[str, Any]) -> str:
+    """Canonical JSON text (sorted keys, 2-space indent, trailing newline). NaN/inf are refused."""
+    _check_no_non_finite(metrics, "metrics")
+    return json.dumps(metrics, indent=2, sort_keys=True, allow_nan=False, ensure_ascii=False) + "\n"
+
+
+def write_metrics(metrics: dict[str, Any], path: str | Path) -> Path:
+    """Write ``metrics`` (creating the parent folder) atomically enough: write a sibling, then rename."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = dumps_metrics(metrics)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(path)
+    return path
+
+
+def _check_no_non_finite(value: Any, where: str) -> None:
+    """Non-finite floats anywhere would make invalid JSON for the platform: fail loudly (a bug)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError(f"non-finite number at {where}")
+    if isinstance(value, dict):
+        for k, v in value.items():
+            _check_no_non_finite(v, f"{where}.{k}")
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            _check_no_non_finite(v, f"{where}[{i}]")
