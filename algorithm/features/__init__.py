@@ -1,0 +1,25 @@
+"""Features of a case for Tasks 2 and 3: imaging features of the segmented lesions and clinical inputs.
+
+``extract_features(ct, pet, label, rt_dose=None) -> dict[str, float]`` (see :mod:`.imaging` for the
+table of names and units) and ``clinical_features(record)`` (see :mod:`.clinical`).
+"""
+
+from algorithm.features.clinical import CATEGORICAL_CLINICAL, CLINICAL_FEATURE_NAMES, clinical_features
+from algorithm.features.imaging import (
+    DOSE_FEATURE_NAMES,
+    FEATURES_VERSION,
+    IMAGING_FEATURE_NAMES,
+    empty_features,
+    extract_features,
+)
+
+__all__ = [
+    "CATEGORICAL_CLINICAL",
+    "CLINICAL_FEATURE_NAMES",
+    "DOSE_FEATURE_NAMES",
+    "FEATURES_VERSION",
+    "IMAGING_FEATURE_NAMES",
+    "clinical_features",
+    "empty_features",
+    "extract_features",
+]

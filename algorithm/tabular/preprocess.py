@@ -1,0 +1,139 @@
+"""Fitted imputation and standardisation of a feature matrix, stored as plain JSON parameters."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from algorithm.features import CATEGORICAL_CLINICAL, clinical_features
+from hecktor.clinical import ClinicalRecord
+
+
+def design_row(features: Mapping[str, Any] | None, clinical: ClinicalRecord | None, names: Sequence[str]) -> np.ndarray:
+    """One model input row over ``names``: imaging ``features`` and ``clinical`` fields, NaN when absent.
+
+    Values that are missing, non-numeric or not finite become NaN (to be imputed); never raises.
+    """
+    merged: dict[str, Any] = dict(features or {})
+    merged.update(clinical_features(clinical))
+    return np.array([_as_float(merged.get(n)) for n in names], dtype=np.float64)
+
+
+def _as_float(value: Any) -> float:
+    if isinstance(value, bool):
+        return float(value)
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return math.nan
+    return number if math.isfinite(number) else math.nan
+
+
+#: Name endings of skewed, non-negative features (volumes in ml, TLG in SUV*ml) fed to models as log1p.
+LOG1P_SUFFIXES: tuple[str, ...] = ("_mtv_ml", "_tlg", "_largest_ml")
+
+
+def log1p_names(names: Sequence[str]) -> list[str]:
+    """The names among ``names`` that models take as ``log(1 + max(x, 0))``."""
+    return [n for n in names if n.endswith(LOG1P_SUFFIXES)]
+
+
+def apply_log1p(x: np.ndarray, names: Sequence[str], which: Sequence[str]) -> np.ndarray:
+    """A copy of ``x`` (n, len(names)) with the columns named in ``which`` mapped by log(1 + max(x, 0)); NaN kept."""
+    x = np.array(x, dtype=np.float64, copy=True, ndmin=2)
+    wanted = set(which)
+    for j, name in enumerate(names):
+        if name in wanted:
+            x[:, j] = np.log1p(np.maximum(x[:, j], 0.0))
+    return x
+
+
+@dataclass
+class Imputer:
+    """Per-column fill values: the training median, or the most frequent value for categorical columns."""
+
+    values: list[float]
+    strategies: list[str]
+
+    @classmethod
+    def fit(cls, x: np.ndarray, names: Sequence[str], categorical: Iterable[str] = CATEGORICAL_CLINICAL) -> Imputer:
+        """Fit on ``x`` (n, p); a column with no finite value is filled with 0."""
+        cats = set(categorical)
+        values, strategies = [], []
+        for j, name in enumerate(names):
+            col = x[:, j][np.isfinite(x[:, j])]
+            if name in cats:
+                strategies.append("most_frequent")
+                if col.size:
+                    uniq, counts = np.unique(col, return_counts=True)
+                    values.append(float(uniq[np.argmax(counts)]))  # ties: the smallest value
+                else:
+                    values.append(0.0)
+            else:
+                strategies.append("median")
+                values.append(float(np.median(col)) if col.size else 0.0)
+        return cls(values, strategies)
+
+    def transform(self, x: np.ndarray) -> np.ndarray:
+        """``x`` with NaN (and infinite) entries replaced by the fill values."""
+        x = np.array(x, dtype=np.float64, copy=True, ndmin=2)
+        fill = np.broadcast_to(np.asarray(self.values, dtype=np.float64), x.shape)
+        bad = ~np.isfinite(x)
+        x[bad] = fill[bad]
+        return x
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"values": list(self.values), "strategies": list(self.strategies)}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Imputer:
+        return cls([float(v) for v in data["values"]], [str(s) for s in data["strategies"]])
+
+
+@dataclass
+class Scaler:
+    """Standardisation ``(x - mean) / std`` with training mean and std (ddof 0; std 0 -> 1)."""
+
+    mean: list[float]
+    std: list[float]
+
+    @classmethod
+    def fit(cls, x: np.ndarray) -> Scaler:
+        """Fit on ``x`` (n, p), NaN entries ignored (a column with no finite value: mean 0, std 1)."""
+        mean, std = [], []
+        for j in range(x.shape[1]):
+            col = x[:, j][np.isfinite(x[:, j])]
+            m = float(col.mean()) if col.size else 0.0
+            s = float(col.std()) if col.size else 1.0
+            mean.append(m)
+            std.append(s if s > 1e-12 else 1.0)
+        return cls(mean, std)
+
+    def transform(self, x: np.ndarray) -> np.ndarray:
+        x = np.asarray(x, dtype=np.float64)
+        return (x - np.asarray(self.mean)) / np.asarray(self.std)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"mean": list(self.mean), "std": list(self.std)}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Scaler:
+        return cls([float(v) for v in data["mean"]], [float(v) for v in data["std"]])
+
+
+def usable_columns(x: np.ndarray, names: Sequence[str], max_missing: float = 0.5) -> tuple[list[str], list[str]]:
+    """Split ``names`` into (kept, dropped): dropped columns are missing in more than ``max_missing`` of the
+    rows or constant over their finite values (they carry no information for the training set)."""
+    kept, dropped = [], []
+    for j, name in enumerate(names):
+        col = x[:, j]
+        finite = col[np.isfinite(col)]
+        if finite.size == 0 or (1.0 - finite.size / len(col)) > max_missing or np.ptp(finite) == 0:
+            dropped.append(name)
+        else:
+            kept.append(name)
+    return kept, dropped

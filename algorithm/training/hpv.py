@@ -1,0 +1,181 @@
+"""``python -m algorithm train hpv``: Task 3 HPV classifier with centre-grouped cross-validation.
+
+    python -m algorithm train hpv --data DATASET --out DIR [--calibration sigmoid|isotonic]
+        [--masks ground-truth|MASK_DIR] [--cache DIR] [--folds 5] [--seed 0]
+
+Steps: read the Task 3 table and images, compute (cached) features, cross-validate grouped by centre
+(each fold's model picks its own threshold from an inner grouped CV; pooled out-of-fold balanced
+accuracy, sensitivity, specificity and AUC with percentile-bootstrap 95 % CIs), fit on every case
+(threshold from grouped out-of-fold probabilities), write ``DIR/model.json`` and ``DIR/cv_predictions.csv``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from algorithm.hpv import HPVModel, fit_hpv_model
+from algorithm.tabular.cv import make_folds, report_binary, report_bootstrap
+from algorithm.tabular.serialisation import json_safe
+from algorithm.training.tabular_data import (
+    TrainingSet,
+    add_data_arguments,
+    add_holdout_arguments,
+    load_holdout,
+    prepare_training_set,
+)
+from hecktor.progress import setup_logging
+
+log = logging.getLogger(__name__)
+
+
+def _f(value: float | None) -> str:
+    """A figure for the summary line: 3 decimals, or "n/a" when undefined."""
+    return "n/a" if value is None else f"{value:.3f}"
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the ``hpv`` sub-command."""
+    parser = subparsers.add_parser(
+        "hpv", help="train the Task 3 (HPV status) model", description=__doc__.split("\n\n")[0]
+    )
+    add_data_arguments(parser)
+    parser.add_argument(
+        "--calibration", choices=("sigmoid", "isotonic"), default="sigmoid", help="probability calibration"
+    )
+    add_holdout_arguments(parser)
+    parser.set_defaults(func=run)
+
+
+def score_calls(y: np.ndarray, dec: np.ndarray, prob: np.ndarray, n_boot: int, seed: int) -> dict[str, Any]:
+    """Balanced accuracy, sensitivity, specificity and AUC, each with a percentile-bootstrap 95 % CI."""
+    y = np.asarray(y, dtype=int)
+    values = report_binary(y, dec, prob)
+    out: dict[str, Any] = {}
+    for name, value in values.items():
+        lo, hi = report_bootstrap(lambda i, k=name: report_binary(y[i], dec[i], prob[i])[k], len(y), n_boot, seed)
+        out[name] = round(value, 4)
+        out[f"{name}_ci95"] = [round(lo, 4), round(hi, 4)]
+    return out
+
+
+def cross_validate(
+    data: TrainingSet, folds: int, seed: int, calibration: str, n_boot: int
+) -> tuple[dict[str, Any], np.ndarray, np.ndarray, np.ndarray]:
+    """Out-of-fold decisions and probabilities, fold numbers, and the CV summary."""
+    y = np.array([c.targets["hpv"] for c in data.cases]).astype(int)
+    splits, how = make_folds(data.groups, y, folds, seed)
+    prob = np.full(len(y), np.nan)
+    dec = np.zeros(len(y), dtype=bool)
+    fold_of = np.zeros(len(y), dtype=int)
+    for k, (tr, te) in enumerate(splits, 1):
+        log.info("CV fold %d of %d: training on %d cases, testing on %d", k, len(splits), len(tr), len(te))
+        groups_tr = [data.groups[i] for i in tr]
+        model = fit_hpv_model(data.x[tr], data.names, y[tr], groups_tr, folds=folds, calibration=calibration, seed=seed)
+        dec[te], prob[te] = model.predict_table(data.x[te], data.names)
+        fold_of[te] = k
+    summary: dict[str, Any] = {"scheme": how, **score_calls(y, dec, prob, n_boot, seed)}
+    summary["bootstrap"] = {"resamples": n_boot, "method": "percentile", "seed": seed}
+    return summary, dec, prob, fold_of
+
+
+def run(args: argparse.Namespace) -> int:
+    """Train, cross-validate and save the Task 3 model; prints the CV summary; returns 0."""
+    start = time.perf_counter()
+    data = prepare_training_set(args, task=3)
+    y = np.array([c.targets["hpv"] for c in data.cases]).astype(int)
+    log.info("Task 3: %d cases, %d HPV positive, %d centres", len(y), int(y.sum()), len(set(data.groups)))
+    t0 = time.perf_counter()
+    cv, dec, prob, fold_of = cross_validate(data, args.folds, args.seed, args.calibration, args.bootstrap)
+    data.timings["cv_s"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    model = fit_hpv_model(
+        data.x, data.names, y, data.groups, folds=args.folds, calibration=args.calibration, seed=args.seed
+    )
+    data.timings["final_fit_s"] = time.perf_counter() - t0
+    data.timings["total_s"] = time.perf_counter() - start
+    model.training = {
+        "task": 3,
+        "model": f"logistic regression, {args.calibration} calibration",
+        "data": Path(args.data).name,
+        "masks": str(args.masks) if str(args.masks) == "ground-truth" else f"predicted ({Path(args.masks).name})",
+        "n_cases": len(y),
+        "n_positive": int(y.sum()),
+        "n_centres": len(set(data.groups)),
+        "seed": args.seed,
+        "threshold": round(model.main.threshold, 4),
+        "cross_validation": cv,
+        "notes": data.notes,
+        "timings_s": {k: round(v, 1) for k, v in data.timings.items()},
+    }
+    if args.holdout is not None:
+        model.training["holdout"] = score_holdout(model, args)
+    model.training = json_safe(model.training)
+    out = Path(args.out)
+    path = model.save(out)
+    pd.DataFrame(
+        {
+            "PatientID": [c.patient_id for c in data.cases],
+            "centre": data.groups,
+            "fold": fold_of,
+            "probability": prob,
+            "positive": dec,
+        }
+    ).to_csv(out / "cv_predictions.csv", index=False)
+    print(
+        f"Task 3: {len(y)} cases, {int(y.sum())} HPV positive; {cv['scheme']}: "
+        f"balanced accuracy {_f(cv['balanced_accuracy'])} (95% CI {_f(cv['balanced_accuracy_ci95'][0])}-"
+        f"{_f(cv['balanced_accuracy_ci95'][1])}), AUC {_f(cv['auc'])} (95% CI {_f(cv['auc_ci95'][0])}-"
+        f"{_f(cv['auc_ci95'][1])}), sensitivity {_f(cv['sensitivity'])}, specificity {_f(cv['specificity'])}; "
+        f"threshold {_f(model.main.threshold)}. Model written to {path} ({data.timings['total_s']:.0f} s)"
+    )
+    if "holdout" in model.training:
+        h = model.training["holdout"]
+        oracle = h.get("oracle_auc")
+        print(
+            f"Held-out {h['data']}: {h['n_cases']} cases, AUC {_f(h['auc'])} "
+            f"(95% CI {_f(h['auc_ci95'][0])}-{_f(h['auc_ci95'][1])}), balanced accuracy "
+            f"{_f(h['balanced_accuracy'])}" + (f"; generator oracle AUC {_f(oracle)}" if oracle is not None else "")
+        )
+    HPVModel.load(out)  # the file just written must load
+    return 0
+
+
+def score_holdout(model: HPVModel, args: argparse.Namespace) -> dict[str, Any]:
+    """AUC and balanced accuracy (bootstrap CIs) on ``--holdout``, plus the synthetic oracle AUC if known."""
+    cases, x, names, oracle = load_holdout(args, task=3)
+    y = np.array([c.targets["hpv"] for c in cases]).astype(int)
+    dec, prob = model.predict_table(x, names)
+    out: dict[str, Any] = {
+        "data": Path(args.holdout).name,
+        "masks": str(args.holdout_masks),
+        "n_cases": len(cases),
+        "n_positive": int(y.sum()),
+        **score_calls(y, dec, prob, args.bootstrap, args.seed),
+    }
+    if oracle is not None and oracle.get("hpv_auc") is not None:
+        out["oracle_auc"] = round(float(oracle["hpv_auc"]), 4)
+        out["synthetic_seed"] = oracle.get("seed")
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Stand-alone entry: ``python -m algorithm.training.hpv --data ... --out ...``."""
+    parser = argparse.ArgumentParser(prog="python -m algorithm.training.hpv")
+    parser.add_argument("-v", "--verbose", action="store_true")
+    sub = parser.add_subparsers(dest="model_name", required=True)
+    register(sub)
+    args = parser.parse_args(["hpv", *(sys.argv[1:] if argv is None else argv)])
+    setup_logging(args.verbose)
+    return int(args.func(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,179 @@
+"""``python -m algorithm train prognosis``: Task 2 risk model with centre-grouped cross-validation.
+
+    python -m algorithm train prognosis --data DATASET --out DIR [--model icare|cox]
+        [--masks ground-truth|MASK_DIR] [--cache DIR] [--folds 5] [--seed 0] [--bags 100]
+
+Steps: read the Task 2 table and images, compute (cached) features, cross-validate grouped by centre
+(Harrell's C of the pooled out-of-fold risks with a percentile-bootstrap 95 % CI, and per fold), fit
+on every case, write ``DIR/model.json`` (with the CV figures in ``training``) and
+``DIR/cv_predictions.csv`` (out-of-fold risks).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from algorithm.prognosis import MODEL_KINDS, IcareSettings, PrognosisModel, fit_prognosis_model
+from algorithm.tabular.cv import make_folds, report_bootstrap, report_cindex
+from algorithm.tabular.serialisation import json_safe
+from algorithm.training.tabular_data import (
+    TrainingSet,
+    add_data_arguments,
+    add_holdout_arguments,
+    load_holdout,
+    prepare_training_set,
+)
+from hecktor.progress import setup_logging
+
+log = logging.getLogger(__name__)
+
+
+def _f(value: float | None) -> str:
+    """A figure for the summary line: 3 decimals, or "n/a" when undefined."""
+    return "n/a" if value is None else f"{value:.3f}"
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the ``prognosis`` sub-command."""
+    parser = subparsers.add_parser(
+        "prognosis", help="train the Task 2 (RFS risk) model", description=__doc__.split("\n\n")[0]
+    )
+    add_data_arguments(parser)
+    parser.add_argument("--model", choices=MODEL_KINDS, default="icare", help="risk model (default icare)")
+    parser.add_argument("--bags", type=int, default=100, help="ICARE bags (default 100)")
+    add_holdout_arguments(parser)
+    parser.set_defaults(func=run)
+
+
+def cross_validate(
+    data: TrainingSet, kind: str, folds: int, seed: int, settings: IcareSettings, n_boot: int
+) -> tuple[dict[str, Any], np.ndarray, np.ndarray]:
+    """Out-of-fold risks, fold numbers and the CV summary (pooled C with CI, per-fold C)."""
+    time_days = np.array([c.targets["rfs_days"] for c in data.cases])
+    event = np.array([c.targets["relapse"] for c in data.cases]).astype(bool)
+    splits, how = make_folds(data.groups, event, folds, seed)
+    oof = np.full(len(event), np.nan)
+    fold_of = np.zeros(len(event), dtype=int)
+    per_fold = []
+    for k, (tr, te) in enumerate(splits, 1):
+        log.info("CV fold %d of %d: training on %d cases, testing on %d", k, len(splits), len(tr), len(te))
+        model = fit_prognosis_model(
+            data.x[tr], data.names, time_days[tr], event[tr], kind, seed=seed, icare_settings=settings
+        )
+        oof[te] = model.predict_table(data.x[te], data.names)
+        fold_of[te] = k
+        per_fold.append(report_cindex(time_days[te], event[te], oof[te]))
+    c_index = report_cindex(time_days, event, oof)
+    lo, hi = report_bootstrap(lambda idx: report_cindex(time_days[idx], event[idx], oof[idx]), len(oof), n_boot, seed)
+    summary = {
+        "scheme": how,
+        "c_index": round(c_index, 4),
+        "c_index_ci95": [round(lo, 4), round(hi, 4)],
+        "c_index_per_fold": [round(float(c), 4) for c in per_fold],
+        "c_index_fold_mean": round(float(np.nanmean(per_fold)), 4),
+        "bootstrap": {"resamples": n_boot, "method": "percentile", "seed": seed},
+    }
+    return summary, oof, fold_of
+
+
+def run(args: argparse.Namespace) -> int:
+    """Train, cross-validate and save the Task 2 model; prints the CV summary; returns 0."""
+    start = time.perf_counter()
+    data = prepare_training_set(args, task=2)
+    settings = IcareSettings(n_bags=args.bags)
+    time_days = np.array([c.targets["rfs_days"] for c in data.cases])
+    event = np.array([c.targets["relapse"] for c in data.cases]).astype(bool)
+    log.info("Task 2: %d cases, %d events, %d centres", len(event), int(event.sum()), len(set(data.groups)))
+
+    t0 = time.perf_counter()
+    cv, oof, fold_of = cross_validate(data, args.model, args.folds, args.seed, settings, args.bootstrap)
+    data.timings["cv_s"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    model = fit_prognosis_model(
+        data.x, data.names, time_days, event, args.model, seed=args.seed, icare_settings=settings
+    )
+    data.timings["final_fit_s"] = time.perf_counter() - t0
+    data.timings["total_s"] = time.perf_counter() - start
+    model.training = {
+        "task": 2,
+        "model": args.model,
+        "data": Path(args.data).name,
+        "masks": str(args.masks) if str(args.masks) == "ground-truth" else f"predicted ({Path(args.masks).name})",
+        "n_cases": len(event),
+        "n_events": int(event.sum()),
+        "n_centres": len(set(data.groups)),
+        "seed": args.seed,
+        "cross_validation": cv,
+        "notes": data.notes,
+        "timings_s": {k: round(v, 1) for k, v in data.timings.items()},
+    }
+    if args.holdout is not None:
+        model.training["holdout"] = score_holdout(model, args)
+    model.training = json_safe(model.training)
+    out = Path(args.out)
+    path = model.save(out)
+    pd.DataFrame(
+        {"PatientID": [c.patient_id for c in data.cases], "centre": data.groups, "fold": fold_of, "risk": oof}
+    ).to_csv(out / "cv_predictions.csv", index=False)
+    lo, hi = cv["c_index_ci95"]
+    print(
+        f"Task 2 {args.model}: {len(event)} cases, {int(event.sum())} events; {cv['scheme']}: "
+        f"C-index {_f(cv['c_index'])} (95% CI {_f(lo)}-{_f(hi)}; fold mean {_f(cv['c_index_fold_mean'])}). "
+        f"Model written to {path} ({data.timings['total_s']:.0f} s)"
+    )
+    if "holdout" in model.training:
+        h = model.training["holdout"]
+        oracle = h.get("oracle_c_index")
+        print(
+            f"Held-out {h['data']}: {h['n_cases']} cases, C-index {_f(h['c_index'])} "
+            f"(95% CI {_f(h['c_index_ci95'][0])}-{_f(h['c_index_ci95'][1])})"
+            + (f"; generator oracle {_f(oracle)}" if oracle is not None else "")
+        )
+    PrognosisModel.load(out)  # the file just written must load
+    return 0
+
+
+def score_holdout(model: PrognosisModel, args: argparse.Namespace) -> dict[str, Any]:
+    """Harrell's C (with bootstrap CI) of the final model on ``--holdout``, plus the synthetic oracle if known."""
+    cases, x, names, oracle = load_holdout(args, task=2)
+    time_days = np.array([c.targets["rfs_days"] for c in cases])
+    event = np.array([c.targets["relapse"] for c in cases]).astype(bool)
+    risk = model.predict_table(x, names)
+    lo, hi = report_bootstrap(
+        lambda i: report_cindex(time_days[i], event[i], risk[i]), len(risk), args.bootstrap, args.seed
+    )
+    out: dict[str, Any] = {
+        "data": Path(args.holdout).name,
+        "masks": str(args.holdout_masks),
+        "n_cases": len(cases),
+        "n_events": int(event.sum()),
+        "c_index": round(report_cindex(time_days, event, risk), 4),
+        "c_index_ci95": [round(lo, 4), round(hi, 4)],
+    }
+    if oracle is not None and oracle.get("c_index") is not None:
+        out["oracle_c_index"] = round(float(oracle["c_index"]), 4)
+        out["synthetic_seed"] = oracle.get("seed")
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Stand-alone entry: ``python -m algorithm.training.prognosis --data ... --out ...``."""
+    parser = argparse.ArgumentParser(prog="python -m algorithm.training.prognosis")
+    parser.add_argument("-v", "--verbose", action="store_true")
+    sub = parser.add_subparsers(dest="model_name", required=True)
+    register(sub)
+    args = parser.parse_args(["prognosis", *(sys.argv[1:] if argv is None else argv)])
+    setup_logging(args.verbose)
+    return int(args.func(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,38 @@
+"""Training CLI smoke run (Task 3) on a tiny synthetic cohort in the organisers' layout."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from algorithm.hpv import HPVModel
+from algorithm.training import hpv as train_hpv
+
+
+@pytest.fixture(scope="module")
+def cohort(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    synthetic = pytest.importorskip("hecktor.synthetic")
+    out = tmp_path_factory.mktemp("cohort")
+    synthetic.write_training_layout(synthetic.generate_cohort(24, seed=8), out)
+    return out
+
+
+def test_training_cli_writes_a_loadable_model(cohort: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "model"
+    argv = ["--data", str(cohort), "--out", str(out), "--folds", "3", "--bootstrap", "20", "--holdout", str(cohort)]
+    assert train_hpv.main(argv) == 0
+    printed = capsys.readouterr().out
+    assert "balanced accuracy" in printed and "Held-out" in printed
+    model = HPVModel.load(out)
+    cv = model.training["cross_validation"]
+    assert 0.0 <= cv["balanced_accuracy"] <= 1.0 and "auc_ci95" in cv
+    assert model.training["threshold"] == pytest.approx(model.main.threshold, abs=1e-4)
+    known = pd.read_csv(cohort / "HECKTOR_2025_Training_Task_3.csv")["HPV Status"].notna().sum()
+    assert model.training["n_cases"] == known
+    oof = pd.read_csv(out / "cv_predictions.csv")
+    assert oof["probability"].between(0, 1).all()
+    positive, probability = model.predict(None, None)
+    assert isinstance(positive, bool) and math.isfinite(probability)
