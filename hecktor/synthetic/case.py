@@ -27,6 +27,8 @@ class SyntheticCase:
     CenterID) with ``None`` where missing. ``rfs_days`` (days) and ``relapse`` (0/1) are the Task 2
     targets, ``hpv`` (0/1, ``None`` when unknown) the Task 3 target. ``oracle_risk`` is the latent
     log-hazard RFS was drawn from; ``oracle_hpv_prob`` the probability HPV was drawn from.
+    ``achievable_risk`` and ``achievable_hpv_prob`` drop the terms no input reveals (see
+    :mod:`hecktor.synthetic.patient`).
     ``lesions`` describes each lesion (label, centre in mm LPS, radii in mm, SUV, volume in mm^3).
     """
 
@@ -43,6 +45,8 @@ class SyntheticCase:
     hpv: int | None
     oracle_risk: float
     oracle_hpv_prob: float
+    achievable_risk: float
+    achievable_hpv_prob: float
     lesions: list[dict[str, Any]]
     seed: int = 0
     size: str = "small"
@@ -111,6 +115,8 @@ def generate_case(
         hpv=plan.hpv,
         oracle_risk=plan.oracle_risk,
         oracle_hpv_prob=plan.oracle_hpv_prob,
+        achievable_risk=plan.achievable_risk,
+        achievable_hpv_prob=plan.achievable_hpv_prob,
         lesions=[les.describe() for les in plan.lesions],
         seed=seed,
         size=size,

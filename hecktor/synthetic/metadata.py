@@ -3,7 +3,9 @@
 The oracle C-index is Harrell's C of ``oracle_risk`` (the latent log-hazard) against (RFS, Relapse),
 computed with ``sksurv.metrics.concordance_index_censored``; the oracle AUC is the ROC AUC of
 ``oracle_hpv_prob`` against the known HPV statuses (``sklearn.metrics.roc_auc_score``). Either is
-``null`` when undefined (no event, or a single HPV class).
+``null`` when undefined (no event, or a single HPV class). ``c_index_achievable`` and
+``hpv_auc_achievable`` score ``achievable_risk`` and ``achievable_hpv_prob`` the same way: the
+ceilings for a model that sees only the images and the complete clinical record.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from hecktor.synthetic.case import SyntheticCase
 
 GENERATOR = "hecktor.synthetic"
 #: Bumped whenever the same seed would give different data.
-GENERATOR_VERSION = "1.0.0"
+GENERATOR_VERSION = "1.1.0"
 METADATA_FILENAME = "synthetic_metadata.json"
 
 
@@ -37,6 +39,8 @@ def case_summary(case: SyntheticCase) -> dict[str, Any]:
         "hpv_true": case.hpv_true,
         "oracle_risk": round(case.oracle_risk, 6),
         "oracle_hpv_prob": round(case.oracle_hpv_prob, 6),
+        "achievable_risk": round(case.achievable_risk, 6),
+        "achievable_hpv_prob": round(case.achievable_hpv_prob, 6),
         "has_primary": case.has_primary,
         "n_nodes": case.n_nodes,
         "has_planning": case.planning_ct is not None,
@@ -52,20 +56,23 @@ def oracle_scores(summaries: Sequence[dict[str, Any]]) -> dict[str, Any]:
 
     event = np.array([bool(s["relapse"]) for s in summaries])
     time = np.array([float(s["rfs_days"]) for s in summaries])
-    risk = np.array([float(s["oracle_risk"]) for s in summaries])
-    c_index = None
-    if event.any():
-        c_index = float(concordance_index_censored(event, time, risk)[0])
     known = [s for s in summaries if s["hpv"] is not None]
     labels = [int(s["hpv"]) for s in known]
-    auc = None
-    if len(set(labels)) == 2:
-        auc = float(roc_auc_score(labels, [float(s["oracle_hpv_prob"]) for s in known]))
+
+    def c_index_of(key: str) -> float | None:
+        risk = np.array([float(s[key]) for s in summaries])
+        return float(concordance_index_censored(event, time, risk)[0]) if event.any() else None
+
+    def auc_of(key: str) -> float | None:
+        return float(roc_auc_score(labels, [float(s[key]) for s in known])) if len(set(labels)) == 2 else None
+
     return {
-        "c_index": c_index,
+        "c_index": c_index_of("oracle_risk"),
+        "c_index_achievable": c_index_of("achievable_risk"),
+        "hpv_auc_achievable": auc_of("achievable_hpv_prob"),
         "n_cases": len(summaries),
         "n_events": int(event.sum()),
-        "hpv_auc": auc,
+        "hpv_auc": auc_of("oracle_hpv_prob"),
         "n_hpv_known": len(known),
         "n_hpv_positive": int(sum(labels)),
     }

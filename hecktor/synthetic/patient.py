@@ -13,7 +13,11 @@ Generative story (all per patient, from :mod:`hecktor.synthetic.seeds` streams):
    event time ~ Weibull(shape 1.3, scale from the hazard), censoring ~ U(300, 3000) days;
    ``rfs_days`` = min(event, censoring) rounded to whole days, ``relapse`` = event observed.
 
-The oracle values use the TRUE clinical values, also where the record shows them as missing.
+The oracle values use the TRUE clinical values, also where the record shows them as missing, and
+include terms no input reveals (the frailty, the latent HPV status in the hazard, the HPV logit's
+noise). The *achievable* values drop those hidden terms: ``achievable_risk`` is the log-hazard without
+frailty and HPV, ``achievable_hpv_prob`` the noise-free HPV probability. They are the ceilings a model
+of the observable inputs (images and the complete clinical record) can reach; judge models by them.
 Calibration over 3 x 1000 patients: oracle C-index 0.74-0.77 with ~22 % relapses (78 % censored),
 oracle HPV AUC 0.77-0.80 with ~66 % HPV-positive.
 """
@@ -73,6 +77,8 @@ class PatientPlan:
     hpv: int | None
     oracle_hpv_prob: float
     oracle_risk: float
+    achievable_risk: float
+    achievable_hpv_prob: float
     rfs_days: float
     relapse: int
     has_planning: bool
@@ -156,30 +162,25 @@ def draw_patient(
     age = float(clinical_true[ck.AGE])
     tobacco = float(clinical_true[ck.TOBACCO])
 
-    hpv_logit = (
-        HPV_INTERCEPT
-        + 0.5 * (nodes - 2)
-        - 0.9 * tobacco
-        - 0.035 * (age - 61.0)
-        + 0.06 * (suv_p - 10.0)
-        + rng.normal(0.0, 1.0)
+    hpv_noise = rng.normal(0.0, 1.0)
+    hpv_logit_observable = (
+        HPV_INTERCEPT + 0.5 * (nodes - 2) - 0.9 * tobacco - 0.035 * (age - 61.0) + 0.06 * (suv_p - 10.0)
     )
-    hpv_prob = _sigmoid(hpv_logit)
+    hpv_prob = _sigmoid(hpv_logit_observable + hpv_noise)
     hpv_true = int(rng.random() < hpv_prob)
     hpv = None if rng.random() < P_HPV_MISSING else hpv_true
 
-    risk = (
+    risk_observable = (
         0.6 * math.log(volume / 12000.0)
         + 0.05 * (suv_p - 10.0)
         + 0.25 * nodes
         + 0.03 * (age - 61.0)
-        + 0.9 * (1 - hpv_true)
         + 0.3 * tobacco
         + 0.35 * float(clinical_true[ck.PERFORMANCE])
         + 1.2 * float(clinical_true[ck.M_STAGE] == "M1")
         - 0.3 * float(clinical_true[ck.TREATMENT])
-        + rng.normal(0.0, 0.4)
     )
+    risk = risk_observable + 0.9 * (1 - hpv_true) + rng.normal(0.0, 0.4)
     event_time = (rng.exponential() / (BASELINE_HAZARD_PER_DAY * math.exp(risk))) ** (1.0 / WEIBULL_SHAPE)
     censor_time = rng.uniform(*FOLLOW_UP_DAYS)
     relapse = int(event_time <= censor_time)
@@ -200,6 +201,8 @@ def draw_patient(
         hpv=hpv,
         oracle_hpv_prob=hpv_prob,
         oracle_risk=float(risk),
+        achievable_risk=float(risk_observable),
+        achievable_hpv_prob=_sigmoid(hpv_logit_observable),
         rfs_days=rfs,
         relapse=relapse,
         has_planning=drawn_planning if with_planning is None else with_planning,
