@@ -1,0 +1,261 @@
+"""One fold of segmentation training: patches -> DiceCE loss -> AdamW with poly decay -> validation.
+
+Each epoch runs ``steps_per_epoch`` steps of ``batch_size`` class-balanced patches
+(:mod:`algorithm.training.seg_sampling`), then (every ``val_every`` epochs) predicts the fold's held-out
+cases with the inference code itself (:func:`algorithm.segmentation.infer.predict_probabilities`,
+post-processed like inference) and scores GTVp mean Dice and GTVn aggregated Dice on the crop grid.
+
+Files in the output folder, per fold ``k``:
+
+* ``checkpoints/fold_k_last.pt``: everything needed to ``--resume`` (weights, optimiser, step, RNG
+  states, best score), written after every epoch;
+* ``fold_k.pt``: the weights (``state_dict``) with the best validation score (mean of the two Dice
+  figures), or of the last epoch when the fold has no held-out case;
+* ``training_log.csv``: one row per epoch (loss, validation figures, learning rate, elapsed seconds).
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from monai.losses import DiceCELoss
+
+from algorithm.segmentation.config import SegmentationConfig
+from algorithm.segmentation.infer import predict_probabilities
+from algorithm.segmentation.network import build_network, fold_path, state_dict_cpu
+from algorithm.segmentation.normalise import stack_channels
+from algorithm.segmentation.postprocess import argmax_labels, remove_small_components
+from algorithm.segmentation.preprocess import CT_OUTSIDE_HU
+from algorithm.training.seg_data import CachedCase
+from algorithm.training.seg_metrics import case_overlap, summarise
+from algorithm.training.seg_sampling import PatchSampler
+from hecktor.errors import HecktorError
+
+log = logging.getLogger(__name__)
+
+LOG_FIELDS = (
+    "fold",
+    "epoch",
+    "steps",
+    "train_loss",
+    "val_gtvp_mean_dice",
+    "val_gtvn_aggregated_dice",
+    "val_score",
+    "learning_rate",
+    "epoch_s",
+    "elapsed_s",
+)
+
+
+@dataclass
+class TrainSettings:
+    """Training hyper-parameters (the ``training`` block of the config; CLI flags override them).
+
+    Attributes:
+        epochs: number of epochs.
+        steps_per_epoch: optimiser steps per epoch.
+        batch_size: patches per step.
+        learning_rate: initial AdamW learning rate, decayed as (1 - step / total) ** 0.9.
+        weight_decay: AdamW weight decay.
+        class_ratios: relative frequency of patches centred on background, GTVp, GTVn.
+        val_every: validate every this many epochs (and after the last).
+        n_folds: number of centre-stratified folds.
+        seed: base seed (fold k uses seed + k).
+    """
+
+    epochs: int = 100
+    steps_per_epoch: int = 250
+    batch_size: int = 2
+    learning_rate: float = 1e-3
+    weight_decay: float = 1e-5
+    class_ratios: list[float] = field(default_factory=lambda: [1.0, 1.0, 1.0])
+    val_every: int = 1
+    n_folds: int = 5
+    seed: int = 0
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TrainSettings:
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise HecktorError(f"unknown training settings: {', '.join(unknown)}")
+        return cls(**data)
+
+
+def seed_everything(seed: int) -> None:
+    """Seed torch (CPU and CUDA) and make cuDNN deterministic."""
+    torch.manual_seed(seed)
+    torch.backends.cudnn.benchmark = False
+    torch.backends.cudnn.deterministic = True
+
+
+def pad_values(config: SegmentationConfig) -> list[float]:
+    """Normalised value of each channel outside the scan (CT -1024 HU, PET 0 SUV)."""
+    ct = np.full((1, 1, 1), CT_OUTSIDE_HU, dtype=np.float32)
+    pet = np.zeros((1, 1, 1), dtype=np.float32)
+    return [float(v) for v in stack_channels(ct, pet, config).ravel()]
+
+
+def validate(
+    net: torch.nn.Module, cases: list[CachedCase], config: SegmentationConfig, device: torch.device
+) -> dict[str, float]:
+    """GTVp mean Dice and GTVn aggregated Dice of ``net`` on ``cases`` (crop grid, post-processed)."""
+    net.eval()
+    overlaps = []
+    for case in cases:
+        image = np.asarray(case.image, dtype=np.float32)  # the cache holds float16
+        probs = predict_probabilities([net], image, config, device, tta=False)
+        voxel_mm3 = float(np.prod(case.spacing_mm))
+        pred = remove_small_components(
+            argmax_labels(probs), voxel_mm3, config.min_component_mm3, config.gtvp_keep_largest
+        )
+        overlaps.append(case_overlap(pred, case.label, voxel_mm3))
+    net.train()
+    return summarise(overlaps)
+
+
+def train_fold(
+    fold: int,
+    train_cases: list[CachedCase],
+    val_cases: list[CachedCase],
+    config: SegmentationConfig,
+    settings: TrainSettings,
+    out_dir: Path,
+    device: torch.device,
+    resume: bool = False,
+) -> dict[str, Any]:
+    """Train fold ``fold``; write ``fold_<fold>.pt``, its checkpoint and log rows; return a summary."""
+    out_dir = Path(out_dir)
+    ckpt_path = out_dir / "checkpoints" / f"fold_{fold}_last.pt"
+    ckpt_path.parent.mkdir(parents=True, exist_ok=True)
+    seed = settings.seed + fold
+    seed_everything(seed)
+    rng = np.random.default_rng(seed)
+    net = build_network(config).to(device)
+    optimiser = torch.optim.AdamW(net.parameters(), lr=settings.learning_rate, weight_decay=settings.weight_decay)
+    total_steps = settings.epochs * settings.steps_per_epoch
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimiser, lambda step: max(0.0, 1.0 - step / max(total_steps, 1)) ** 0.9
+    )
+    use_amp = device.type == "cuda"
+    scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
+    loss_fn = DiceCELoss(to_onehot_y=True, softmax=True, batch=True)
+
+    start_epoch, best_score, elapsed_before = 0, -1.0, 0.0
+    if resume and ckpt_path.is_file():
+        state = torch.load(ckpt_path, map_location="cpu", weights_only=True)
+        net.load_state_dict(state["model"])
+        optimiser.load_state_dict(state["optimiser"])
+        scheduler.load_state_dict(state["scheduler"])
+        scaler.load_state_dict(state["scaler"])
+        rng.bit_generator.state = state["numpy_rng"]
+        torch.set_rng_state(state["torch_rng"])
+        start_epoch, best_score, elapsed_before = state["epoch"] + 1, state["best_score"], state["elapsed_s"]
+        log.info("fold %d: resumed after epoch %d (best score %.4f)", fold, start_epoch, best_score)
+    elif resume:
+        log.info("fold %d: no checkpoint at %s, starting from scratch", fold, ckpt_path)
+
+    sampler = PatchSampler(
+        train_cases, config.patch_zyx, settings.class_ratios, pad_values(config), config.mirror_dims_zyx, rng
+    )
+    if not val_cases:
+        log.warning("fold %d has no held-out case: no validation, the last epoch's weights are kept", fold)
+    summary: dict[str, Any] = {"fold": fold, "train_cases": len(train_cases), "val_cases": len(val_cases)}
+    t0 = time.perf_counter() - elapsed_before
+    net.train()
+    for epoch in range(start_epoch, settings.epochs):
+        t_epoch = time.perf_counter()
+        losses: list[float] = []
+        last_log = time.perf_counter()
+        for step in range(1, settings.steps_per_epoch + 1):
+            x_np, y_np = sampler.sample(settings.batch_size)
+            x, y = torch.from_numpy(x_np).to(device), torch.from_numpy(y_np).to(device)
+            optimiser.zero_grad(set_to_none=True)
+            with torch.autocast(device_type="cuda", dtype=torch.float16, enabled=use_amp):
+                loss = loss_fn(net(x), y)
+            scaler.scale(loss).backward()
+            scaler.step(optimiser)
+            scaler.update()
+            scheduler.step()
+            losses.append(float(loss.detach()))
+            now = time.perf_counter()
+            if now - last_log >= 15 or step == settings.steps_per_epoch:
+                log.info(
+                    "fold %d epoch %d/%d step %d/%d loss %.4f (elapsed %.0f s)",
+                    fold,
+                    epoch + 1,
+                    settings.epochs,
+                    step,
+                    settings.steps_per_epoch,
+                    float(np.mean(losses[-20:])),
+                    now - t0,
+                )
+                last_log = now
+        row: dict[str, Any] = {
+            "fold": fold,
+            "epoch": epoch + 1,
+            "steps": (epoch + 1) * settings.steps_per_epoch,
+            "train_loss": round(float(np.mean(losses)), 5),
+            "learning_rate": f"{scheduler.get_last_lr()[0]:.3g}",
+        }
+        is_last = epoch + 1 == settings.epochs
+        if val_cases and ((epoch + 1) % settings.val_every == 0 or is_last):
+            metrics = validate(net, val_cases, config, device)
+            score = (metrics["gtvp_mean_dice"] + metrics["gtvn_aggregated_dice"]) / 2
+            row.update(
+                val_gtvp_mean_dice=round(metrics["gtvp_mean_dice"], 4),
+                val_gtvn_aggregated_dice=round(metrics["gtvn_aggregated_dice"], 4),
+                val_score=round(score, 4),
+            )
+            log.info(
+                "fold %d epoch %d/%d validation: GTVp mean Dice %.3f, GTVn aggregated Dice %.3f",
+                fold,
+                epoch + 1,
+                settings.epochs,
+                metrics["gtvp_mean_dice"],
+                metrics["gtvn_aggregated_dice"],
+            )
+            if score > best_score:
+                best_score = score
+                torch.save(state_dict_cpu(net), fold_path(out_dir, fold))
+                summary.update(best_epoch=epoch + 1, **{f"best_{k}": v for k, v in metrics.items()})
+        elif not val_cases:
+            torch.save(state_dict_cpu(net), fold_path(out_dir, fold))
+        elapsed = time.perf_counter() - t0
+        row.update(epoch_s=round(time.perf_counter() - t_epoch, 1), elapsed_s=round(elapsed, 1))
+        _append_log(out_dir / "training_log.csv", row)
+        torch.save(
+            {
+                "model": net.state_dict(),
+                "optimiser": optimiser.state_dict(),
+                "scheduler": scheduler.state_dict(),
+                "scaler": scaler.state_dict(),
+                "numpy_rng": rng.bit_generator.state,
+                "torch_rng": torch.get_rng_state(),
+                "epoch": epoch,
+                "best_score": best_score,
+                "elapsed_s": elapsed,
+            },
+            ckpt_path,
+        )
+    summary.update(best_score=best_score, elapsed_s=round(time.perf_counter() - t0, 1))
+    if not fold_path(out_dir, fold).is_file():  # e.g. resumed after the last epoch without a weight file
+        torch.save(state_dict_cpu(net), fold_path(out_dir, fold))
+    return summary
+
+
+def _append_log(path: Path, row: dict[str, Any]) -> None:
+    new = not path.is_file()
+    with path.open("a", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=LOG_FIELDS)
+        if new:
+            writer.writeheader()
+        writer.writerow({k: row.get(k, "") for k in LOG_FIELDS})

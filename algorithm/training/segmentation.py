@@ -1,0 +1,152 @@
+"""``python -m algorithm train segmentation``: train the Task 1 segmentation model from the organisers' data.
+
+Example (real data on a GPU, the 1 mm recipe, all five folds)::
+
+    python -m algorithm train segmentation --data "/data/HECKTOR 2025" --out runs/seg \
+        --config algorithm/segmentation/configs/hecktor_1mm_segresnet.json --folds 0 1 2 3 4
+
+Steps: find the cases (``Task 1/<PID>/<PID>__CT.nii.gz``, ``__PT.nii.gz``, ``<PID>.nii.gz``) -> split
+them into centre-stratified folds (``splits.json``) -> preprocess each case once into ``--cache`` with
+the inference preprocessing -> train each requested fold (:mod:`algorithm.training.seg_loop`) -> write
+``config.json`` (the training block filled in) next to ``fold_<k>.pt``, so ``--out`` is a model folder
+that :meth:`algorithm.segmentation.Segmenter.load` accepts. ``--resume`` continues from the last
+finished epoch of each fold. Summary figures go to ``training_summary.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import logging
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from algorithm.segmentation.config import FOLD_FILENAME, SegmentationConfig
+from algorithm.segmentation.segmenter import resolve_device
+from algorithm.training.seg_data import build_cache, centre_folds, find_cases, load_cached
+from algorithm.training.seg_loop import TrainSettings, train_fold
+from hecktor.errors import HecktorError
+from hecktor.progress import setup_logging
+
+log = logging.getLogger(__name__)
+
+CONFIG_DIR = Path(__file__).resolve().parents[1] / "segmentation" / "configs"
+#: Default recipe: the real-data 1 mm SegResNet (meant for a GPU).
+DEFAULT_CONFIG = CONFIG_DIR / "hecktor_1mm_segresnet.json"
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the ``segmentation`` training subcommand to ``subparsers``."""
+    p = subparsers.add_parser(
+        "segmentation",
+        help="train the Task 1 tumour / lymph-node segmentation model",
+        description=__doc__.split("\n\n")[0] if __doc__ else None,
+    )
+    p.add_argument("--data", type=Path, required=True, help="dataset root or its 'Task 1' folder")
+    p.add_argument("--out", type=Path, required=True, help="model folder to write (config.json, fold_<k>.pt)")
+    p.add_argument(
+        "--config", type=Path, default=DEFAULT_CONFIG, help="segmentation config JSON (default: %(default)s)"
+    )
+    p.add_argument("--cache", type=Path, default=None, help="preprocessing cache folder (default: OUT/cache)")
+    p.add_argument("--folds", type=int, nargs="+", default=None, help="folds to train (default: all)")
+    p.add_argument("--n-folds", type=int, default=None, help="number of centre-stratified folds")
+    p.add_argument("--epochs", type=int, default=None)
+    p.add_argument("--steps-per-epoch", type=int, default=None)
+    p.add_argument("--batch-size", type=int, default=None)
+    p.add_argument("--lr", type=float, default=None, help="initial learning rate")
+    p.add_argument("--seed", type=int, default=None)
+    p.add_argument("--resume", action="store_true", help="continue each fold from its last checkpoint")
+    p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda, cuda:N")
+    p.add_argument("--threads", type=int, default=None, help="CPU threads for torch (default: torch's choice)")
+    p.set_defaults(func=run)
+
+
+def settings_from(config: SegmentationConfig, args: argparse.Namespace) -> TrainSettings:
+    """The config's training block with the CLI's overrides applied."""
+    settings = TrainSettings.from_dict(dict(config.training))
+    overrides = {
+        "epochs": args.epochs,
+        "steps_per_epoch": args.steps_per_epoch,
+        "batch_size": args.batch_size,
+        "learning_rate": args.lr,
+        "seed": args.seed,
+        "n_folds": args.n_folds,
+    }
+    return dataclasses.replace(settings, **{k: v for k, v in overrides.items() if v is not None})
+
+
+def run(args: argparse.Namespace) -> int:
+    """Train the requested folds; 0 on success, 2 on unusable data or config (one-line reason logged)."""
+    try:
+        return _train(args)
+    except HecktorError as exc:
+        log.error("training failed: %s", exc)
+        return 2
+
+
+def _train(args: argparse.Namespace) -> int:
+    started = time.perf_counter()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    config = SegmentationConfig.load(args.config)
+    settings = settings_from(config, args)
+    device = resolve_device(args.device)
+    out: Path = args.out
+    out.mkdir(parents=True, exist_ok=True)
+    cache_dir = args.cache or out / "cache"
+    log.info("training segmentation (%s) on %s, output %s, cache %s", config.architecture, device, out, cache_dir)
+
+    cases = find_cases(args.data)
+    folds_of = centre_folds([c.patient_id for c in cases], settings.n_folds, settings.seed)
+    (out / "splits.json").write_text(json.dumps(folds_of, indent=2, sort_keys=True) + "\n")
+    wanted = list(range(settings.n_folds)) if args.folds is None else list(args.folds)
+    bad = [k for k in wanted if not 0 <= k < settings.n_folds]
+    if bad:
+        raise HecktorError(f"folds {bad} out of range 0..{settings.n_folds - 1}")
+
+    paths = build_cache(cases, config, cache_dir)
+    cached = {pid: load_cached(pid, path) for pid, path in paths.items()}
+    config.training = dataclasses.asdict(settings)
+    summaries: list[dict[str, Any]] = []
+    for fold in wanted:
+        train = [c for pid, c in cached.items() if folds_of[pid] != fold]
+        val = [c for pid, c in cached.items() if folds_of[pid] == fold]
+        if not train:
+            raise HecktorError(f"fold {fold} has no training case ({len(cases)} cases in all)")
+        log.info("fold %d: %d training, %d held-out cases", fold, len(train), len(val))
+        summaries.append(train_fold(fold, train, val, config, settings, out, device, resume=args.resume))
+        _write_config(config, out)
+    summary = {
+        "folds": summaries,
+        "cases": len(cases),
+        "device": str(device),
+        "elapsed_s": time.perf_counter() - started,
+    }
+    (out / "training_summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    log.info("training done in %.0f s; model folder %s", summary["elapsed_s"], out)
+    return 0
+
+
+def _write_config(config: SegmentationConfig, out: Path) -> None:
+    """``config.json`` listing every fold whose weights are in ``out``."""
+    config.folds = sorted(k for k in range(100) if (out / FOLD_FILENAME.format(fold=k)).is_file())
+    config.save(out)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Stand-alone entry: ``python -m algorithm.training.segmentation --data ... --out ...``."""
+    parser = argparse.ArgumentParser(prog="python -m algorithm.training.segmentation")
+    sub = parser.add_subparsers(dest="command", required=True)
+    register(sub)
+    args = parser.parse_args(["segmentation", *(sys.argv[1:] if argv is None else argv)])
+    setup_logging()
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,95 @@
+"""``train segmentation``: data discovery, centre-stratified folds, and a tiny end-to-end smoke training."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from algorithm.segmentation import SegmentationConfig, Segmenter
+from algorithm.training import segmentation as train_cli
+from algorithm.training.seg_data import centre_folds, find_cases
+from hecktor.errors import InputError
+from hecktor.geometry import Grid, grid_differences
+from hecktor.imageio import read_image
+from hecktor.synthetic import generate_cohort, write_training_layout
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Four small synthetic cases in the organisers' training layout."""
+    root = tmp_path_factory.mktemp("hecktor_data")
+    write_training_layout(generate_cohort(n=4, seed=3, size="small"), root)
+    return root
+
+
+@pytest.fixture(scope="module")
+def tiny_config(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    config = SegmentationConfig(
+        network_kwargs={"init_filters": 8, "blocks_down": [1, 1, 1], "blocks_up": [1, 1]},
+        spacing_mm=[4.0, 4.0, 4.0],
+        patch_size=[16, 16, 16],
+        crop_size_mm=[128.0, 128.0, 160.0],
+        sw_overlap=0.0,
+        training={"epochs": 1, "steps_per_epoch": 2, "batch_size": 1, "n_folds": 2, "learning_rate": 1e-3},
+    )
+    return config.save(tmp_path_factory.mktemp("config") / "tiny.json")
+
+
+def test_find_cases_accepts_the_root_and_the_task_folder(dataset: Path) -> None:
+    from_root = find_cases(dataset)
+    from_task = find_cases(dataset / "Task 1")
+    assert [c.patient_id for c in from_root] == [c.patient_id for c in from_task]
+    assert len(from_root) == 4
+    case = from_root[0]
+    assert case.ct.name == f"{case.patient_id}__CT.nii.gz" and case.label.name == f"{case.patient_id}.nii.gz"
+    with pytest.raises(InputError):
+        find_cases(dataset / "missing")
+
+
+def test_folds_are_stratified_by_centre() -> None:
+    ids = [f"CHUM-{i:03d}" for i in range(10)] + [f"MDA-{i:03d}" for i in range(5)] + ["HGJ-001"]
+    folds = centre_folds(ids, n_folds=5, seed=0)
+    assert folds == centre_folds(ids, n_folds=5, seed=0)  # deterministic
+    for centre, n in (("CHUM", 10), ("MDA", 5)):
+        per_fold = [sum(1 for p, f in folds.items() if p.startswith(centre) and f == k) for k in range(5)]
+        assert per_fold == [n // 5] * 5
+    sizes = [list(folds.values()).count(k) for k in range(5)]
+    assert max(sizes) - min(sizes) <= 1
+
+
+def test_register_adds_the_subcommand() -> None:
+    parser = argparse.ArgumentParser()
+    train = parser.add_subparsers(dest="task")
+    train_cli.register(train)
+    args = parser.parse_args(["segmentation", "--data", "d", "--out", "o", "--folds", "0", "2", "--epochs", "3"])
+    assert args.folds == [0, 2] and args.epochs == 3 and callable(args.func)
+
+
+def test_smoke_training_writes_a_loadable_model(dataset: Path, tiny_config: Path, tmp_path: Path) -> None:
+    torch.set_num_threads(1)
+    out = tmp_path / "model"
+    argv = ["--data", str(dataset), "--out", str(out), "--config", str(tiny_config), "--folds", "0", "--threads", "1"]
+
+    assert train_cli.main(argv) == 0
+
+    assert (out / "config.json").is_file() and (out / "fold_0.pt").is_file()
+    assert json.loads((out / "splits.json").read_text()).keys() == {c.patient_id for c in find_cases(dataset)}
+    rows = list(csv.DictReader((out / "training_log.csv").open()))
+    assert len(rows) == 1 and rows[0]["val_gtvp_mean_dice"] != ""
+    seg = Segmenter.load(out, device="cpu")
+    assert seg.config.folds == [0] and seg.config.training["epochs"] == 1
+
+    case = find_cases(dataset)[0]
+    ct, pet = read_image(case.ct), read_image(case.pet)
+    label = seg.segment(ct, pet)
+    assert grid_differences(Grid.of(label), Grid.of(ct)) == []
+
+    # --resume continues after the finished epoch instead of starting again
+    assert train_cli.main([*argv, "--epochs", "2", "--resume"]) == 0
+    rows = list(csv.DictReader((out / "training_log.csv").open()))
+    assert [r["epoch"] for r in rows] == ["1", "2"]
