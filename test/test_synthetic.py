@@ -339,3 +339,13 @@ def test_examples_have_their_promised_properties():
                 prediction = read_image(find_single_image(folder))
                 assert grid_differences(Grid.of(prediction), Grid.of(cts[pid])) == []
                 assert not np.array_equal(sitk.GetArrayFromImage(prediction), labels[pid])  # perturbed, not a copy
+
+
+def test_oracle_scores_undefined_without_comparable_pairs():
+    from hecktor.synthetic import oracle_scores
+
+    base = {"oracle_risk": 1.0, "achievable_risk": 1.0, "oracle_hpv_prob": 0.5, "achievable_hpv_prob": 0.5, "hpv": 1}
+    # The only event is the later time: no comparable pair, so no C-index (not an exception).
+    cases = [{**base, "rfs_days": 100.0, "relapse": 0}, {**base, "rfs_days": 200.0, "relapse": 1}]
+    scores = oracle_scores(cases)
+    assert scores["c_index"] is None and scores["c_index_achievable"] is None and scores["hpv_auc"] is None

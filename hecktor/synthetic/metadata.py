@@ -3,7 +3,7 @@
 The oracle C-index is Harrell's C of ``oracle_risk`` (the latent log-hazard) against (RFS, Relapse),
 computed with ``sksurv.metrics.concordance_index_censored``; the oracle AUC is the ROC AUC of
 ``oracle_hpv_prob`` against the known HPV statuses (``sklearn.metrics.roc_auc_score``). Either is
-``null`` when undefined (no event, or a single HPV class). ``c_index_achievable`` and
+``null`` when undefined (no comparable pair, or a single HPV class). ``c_index_achievable`` and
 ``hpv_auc_achievable`` score ``achievable_risk`` and ``achievable_hpv_prob`` the same way: the
 ceilings for a model that sees only the images and the complete clinical record.
 """
@@ -52,6 +52,7 @@ def case_summary(case: SyntheticCase) -> dict[str, Any]:
 def oracle_scores(summaries: Sequence[dict[str, Any]]) -> dict[str, Any]:
     """Oracle C-index (RFS) and AUC (HPV) over the cases, with the counts they rest on."""
     from sklearn.metrics import roc_auc_score
+    from sksurv.exceptions import NoComparablePairException
     from sksurv.metrics import concordance_index_censored
 
     event = np.array([bool(s["relapse"]) for s in summaries])
@@ -61,7 +62,10 @@ def oracle_scores(summaries: Sequence[dict[str, Any]]) -> dict[str, Any]:
 
     def c_index_of(key: str) -> float | None:
         risk = np.array([float(s[key]) for s in summaries])
-        return float(concordance_index_censored(event, time, risk)[0]) if event.any() else None
+        try:
+            return float(concordance_index_censored(event, time, risk)[0])
+        except NoComparablePairException:  # no event, or no event earlier than another time
+            return None
 
     def auc_of(key: str) -> float | None:
         return float(roc_auc_score(labels, [float(s[key]) for s in known])) if len(set(labels)) == 2 else None
