@@ -56,24 +56,18 @@ def build_parser() -> argparse.ArgumentParser:
     _add_model_options(p_demo)
     p_demo.set_defaults(func=_cmd_demo)
 
-    _register_optional(sub, "algorithm.server")
+    _register(sub, "algorithm.server")
     p_train = sub.add_parser("train", help="train a model from the organisers' dataset layout")
     tsub = p_train.add_subparsers(dest="model", required=True)
     for module in ("algorithm.training.segmentation", "algorithm.training.prognosis", "algorithm.training.hpv"):
-        _register_optional(tsub, module)
+        _register(tsub, module)
     return parser
 
 
-def _register_optional(subparsers: argparse._SubParsersAction, module_name: str) -> None:
+def _register(subparsers: argparse._SubParsersAction, module_name: str) -> None:
     import importlib
 
-    try:
-        module = importlib.import_module(module_name)
-    except ModuleNotFoundError as exc:  # TEMPORARY while the modules are being written
-        if exc.name != module_name:
-            raise
-        return
-    module.register(subparsers)
+    importlib.import_module(module_name).register(subparsers)
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
