@@ -125,7 +125,8 @@ class Algorithm:
                 result.values["rfs_risk"] = risk
                 result.outputs[interface.RFS.relative_path] = write_json_value(risk, output_dir, interface.RFS)
             if self.hpv is not None:
-                positive, probability = self.hpv.predict(features, case.clinical)
+                images = (case.ct, case.pet, label)  # used by the CNN + clinical model (algorithm.hpv.cnn)
+                positive, probability = self.hpv.predict(features, case.clinical, images=images)
                 probability = float(probability)
                 if not math.isfinite(probability):
                     self._fallback(result, f"HPV model returned probability {probability}; wrote 0.5")

@@ -302,8 +302,16 @@ class HPVModel:
             return features is None
         return not np.isfinite(design_row(features, None, self.imaging_names)).any()
 
-    def predict(self, features: Mapping[str, float] | None, clinical: ClinicalRecord | None) -> tuple[bool, float]:
-        """``(is_positive, probability)`` for one case; probability finite in [0, 1], threshold from the model."""
+    def predict(
+        self,
+        features: Mapping[str, float] | None,
+        clinical: ClinicalRecord | None,
+        images: tuple[Any, ...] | None = None,
+    ) -> tuple[bool, float]:
+        """``(is_positive, probability)`` for one case; probability finite in [0, 1], threshold from the model.
+
+        ``images`` (CT, PET, label) is accepted for a common signature with the CNN model and unused here.
+        """
         clf = self.fallback if self.uses_fallback(features) else self.main
         p = float(clf.predict_proba(design_row(features, clinical, clf.feature_names)[None, :])[0])
         if not math.isfinite(p):  # cannot happen by construction; kept as the last guard
@@ -359,10 +367,19 @@ class HPVModel:
     def load(cls, model_dir: str | Path) -> HPVModel:
         """Load ``model_dir/model.json``.
 
+        A ``model.json`` with ``"kind": "cnn"`` loads as :class:`algorithm.hpv.cnn.CnnHPVModel`.
+
         Raises:
             ModelFileError: missing, invalid, of another format/version, or inconsistent.
         """
         data = read_model_json(model_dir, FORMAT, (FORMAT_VERSION,))
+        if data.get("kind") == "cnn":  # CNN + clinical model (algorithm.hpv.cnn); needs torch and MONAI
+            from algorithm.hpv.cnn import CnnHPVModel
+
+            try:
+                return CnnHPVModel.from_dict(data, model_dir)  # type: ignore[return-value]
+            except (KeyError, TypeError, ValueError, OSError, RuntimeError) as exc:
+                raise ModelFileError(f"{model_dir}: inconsistent CNN HPV model ({type(exc).__name__}: {exc})") from None
         try:
             return cls.from_dict(data)
         except (KeyError, TypeError, ValueError) as exc:

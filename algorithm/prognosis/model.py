@@ -14,12 +14,19 @@ published model (and imputed when a bag has nothing else). Volumes and TLG enter
     {"format": "hecktor-kit/prognosis", "format_version": 1, "created": ISO date,
      "main": RISK, "fallback": RISK, "fallback_map": {"slope": a, "intercept": b},
      "dropped_features": [...], "training": {...}}
-    RISK = {"kind": "icare" | "cox" | "constant", "feature_names": [...], "log1p_features": [...],
+    RISK = {"kind": "icare" | "cox" | "deephit" | "mtlr" | "constant", "feature_names": [...], "log1p_features": [...],
             "imputer": {"values": [...], "strategies": [...]}, "scaler": {"mean": [...], "std": [...]},
             "missing": "skip" | "impute",
             "icare": {"settings": {...}, "bags": [{"features": [column indices], "signs": [+-1],
                       "mean": [...], "std": [...], "out_mean": m, "out_std": s, "settings": {...}}]},
-            "cox": {"coefficients": [...], "details": {...}}}
+            "cox": {"coefficients": [...], "details": {...}},
+            "network": {"kind": "deephit" | "mtlr", "n_features": p, "time_grid_days": [c_1, ..., c_K],
+                        "settings": {"hidden": [...], "dropout": ..., ...}, "weights": "main_deephit.pt"}}
+
+DeepHit / MTLR (:mod:`.discrete`) keep their MLP parameters in a torch state_dict beside model.json
+(``main_<kind>.pt``, ``fallback_<kind>.pt``; loaded with ``weights_only=True``). Their risk is minus the
+restricted mean survival time up to the last grid time (days), and :meth:`PrognosisModel.predict_survival`
+gives the survival curve at the grid times; ICARE and Cox give no curve (``None``).
 """
 
 from __future__ import annotations
@@ -53,7 +60,9 @@ log = logging.getLogger(__name__)
 
 FORMAT = "hecktor-kit/prognosis"
 FORMAT_VERSION = 1
-MODEL_KINDS = ("icare", "cox")
+MODEL_KINDS = ("icare", "cox", "deephit", "mtlr")
+#: Kinds whose parameters are a torch state_dict beside model.json (see :mod:`.discrete`).
+NEURAL_KINDS = ("deephit", "mtlr")
 
 
 @dataclass
@@ -70,6 +79,20 @@ class RiskModel:
     coefficients: list[float] = field(default_factory=list)
     details: dict[str, Any] = field(default_factory=dict)
     log1p: list[str] = field(default_factory=list)
+    head: Any = None  # a fitted :class:`algorithm.prognosis.discrete.DiscreteSurvival` (deephit / mtlr)
+    weights_file: str = ""
+
+    @property
+    def has_curves(self) -> bool:
+        return self.kind in NEURAL_KINDS and self.head is not None
+
+    def survival_matrix(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(grid times in days (K,), survival probabilities (n, K)) of the rows of ``x`` (deephit / mtlr only)."""
+        if not self.has_curves:
+            raise ValueError(f"a {self.kind!r} risk model has no survival curves")
+        x = np.asarray(x, dtype=np.float64).reshape(-1, len(self.feature_names))
+        z = self.scaler.transform(self.imputer.transform(apply_log1p(x, self.feature_names, self.log1p)))
+        return np.asarray(self.head.grid, dtype=np.float64), self.head.survival(z)
 
     def predict_matrix(self, x: np.ndarray) -> np.ndarray:
         """Risks of the rows of ``x`` (n, len(feature_names)); NaN entries handled as the module says."""
@@ -83,6 +106,9 @@ class RiskModel:
         elif self.kind == "cox":
             z = self.scaler.transform(self.imputer.transform(x))
             risk = z @ np.asarray(self.coefficients, dtype=np.float64)
+        elif self.kind in NEURAL_KINDS:
+            z = self.scaler.transform(self.imputer.transform(x))
+            risk = self.head.risk(z)
         else:
             risk = np.zeros(len(x))
         return np.where(np.isfinite(risk), risk, 0.0)
@@ -100,10 +126,12 @@ class RiskModel:
             out["icare"] = {"settings": self.icare_settings, "bags": [b.to_dict() for b in self.bags]}
         if self.kind == "cox":
             out["cox"] = {"coefficients": list(self.coefficients), "details": self.details}
+        if self.kind in NEURAL_KINDS:
+            out["network"] = self.head.to_dict(self.weights_file)
         return out
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> RiskModel:
+    def from_dict(cls, data: Mapping[str, Any], model_dir: str | Path | None = None) -> RiskModel:
         kind = str(data["kind"])
         if kind not in (*MODEL_KINDS, "constant"):
             raise ValueError(f"unknown risk model kind {kind!r}")
@@ -126,6 +154,15 @@ class RiskModel:
             model.details = dict(data["cox"].get("details", {}))
             if len(model.coefficients) != len(names):
                 raise ValueError("Cox coefficients and feature_names differ in length")
+        if kind in NEURAL_KINDS:
+            if model_dir is None:
+                raise ValueError(f"a {kind} model needs its folder to load the weights")
+            from algorithm.prognosis.discrete import DiscreteSurvival
+
+            model.head = DiscreteSurvival.from_dict(data["network"], Path(model_dir))
+            model.weights_file = str(data["network"]["weights"])
+            if model.head.n_features != len(names):
+                raise ValueError("network inputs and feature_names differ in length")
         if len(model.imputer.values) != len(names) or len(model.scaler.mean) != len(names):
             raise ValueError("imputer/scaler and feature_names differ in length")
         return model
@@ -141,6 +178,7 @@ def fit_risk_model(
     seed: int = 0,
     icare_settings: IcareSettings | None = None,
     l1_ratio: float = 0.5,
+    discrete_settings: Any = None,
 ) -> RiskModel:
     """Fit a risk model of ``kind`` ("icare" or "cox") on ``x`` (n, p; NaN allowed), time (days), event."""
     names = list(names)
@@ -159,6 +197,11 @@ def fit_risk_model(
         return RiskModel(
             "icare", names, imputer, scaler, "skip", bags=bags, icare_settings=settings.to_dict(), log1p=logs
         )
+    if kind in NEURAL_KINDS:
+        from algorithm.prognosis.discrete import fit_discrete
+
+        head = fit_discrete(kind, scaler.transform(imputer.transform(x)), time, event, discrete_settings, seed=seed)
+        return RiskModel(kind, names, imputer, scaler, head=head, log1p=logs)
     coef, details = fit_cox(scaler.transform(imputer.transform(x)), time, event, l1_ratio=l1_ratio, seed=seed)
     return RiskModel("cox", names, imputer, scaler, coefficients=[float(c) for c in coef], details=details, log1p=logs)
 
@@ -187,6 +230,23 @@ class PrognosisModel:
             log.warning("prognosis model gave a non-finite risk; returning 0.0")
             return 0.0
         return float(risk)
+
+    @property
+    def has_curves(self) -> bool:
+        """True when the model predicts survival curves (deephit / mtlr)."""
+        return self.main.has_curves and self.fallback.has_curves
+
+    def predict_survival(
+        self, features: Mapping[str, float] | None, clinical: ClinicalRecord | None
+    ) -> tuple[list[float], list[float]] | None:
+        """``(times_days, survival)`` of one case (finite, non-increasing in [0, 1]), or ``None`` when the
+        model has no curves (icare / cox). The clinical-only fallback's curve is used when it would give the risk."""
+        if not self.has_curves:
+            return None
+        model = self.fallback if self.uses_fallback(features) and self.imaging_names else self.main
+        times, surv = model.survival_matrix(design_row(features, clinical, model.feature_names)[None, :])
+        curve = np.minimum.accumulate(np.clip(np.nan_to_num(surv[0], nan=1.0), 0.0, 1.0))
+        return [float(t) for t in times], [float(v) for v in curve]
 
     def uses_fallback(self, features: Mapping[str, float] | None) -> bool:
         """True when the clinical-only fallback would be used for these imaging features."""
@@ -227,11 +287,11 @@ class PrognosisModel:
         }
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> PrognosisModel:
+    def from_dict(cls, data: Mapping[str, Any], model_dir: str | Path | None = None) -> PrognosisModel:
         fmap = data.get("fallback_map", {})
         return cls(
-            main=RiskModel.from_dict(data["main"]),
-            fallback=RiskModel.from_dict(data["fallback"]),
+            main=RiskModel.from_dict(data["main"], model_dir),
+            fallback=RiskModel.from_dict(data["fallback"], model_dir),
             fallback_slope=float(fmap.get("slope", 0.0)),
             fallback_intercept=float(fmap.get("intercept", 0.0)),
             dropped_features=[str(n) for n in data.get("dropped_features", [])],
@@ -239,7 +299,12 @@ class PrognosisModel:
         )
 
     def save(self, model_dir: str | Path) -> Path:
-        """Write ``model_dir/model.json``; returns its path."""
+        """Write ``model_dir/model.json`` (and the state_dict of each deephit / mtlr network); returns its path."""
+        for role, risk_model in (("main", self.main), ("fallback", self.fallback)):
+            if risk_model.kind in NEURAL_KINDS:
+                risk_model.weights_file = risk_model.weights_file or f"{role}_{risk_model.kind}.pt"
+                Path(model_dir).mkdir(parents=True, exist_ok=True)
+                risk_model.head.save_weights(Path(model_dir) / risk_model.weights_file)
         return write_model_json(model_dir, self.to_dict())
 
     @classmethod
@@ -253,8 +318,8 @@ class PrognosisModel:
 
         data = read_model_json(model_dir, FORMAT, (FORMAT_VERSION,))
         try:
-            return cls.from_dict(data)
-        except (KeyError, TypeError, ValueError) as exc:
+            return cls.from_dict(data, model_dir)
+        except (KeyError, TypeError, ValueError, OSError, RuntimeError) as exc:
             raise ModelFileError(f"{model_dir}: inconsistent prognosis model ({type(exc).__name__}: {exc})") from None
 
 
@@ -268,6 +333,7 @@ def fit_prognosis_model(
     seed: int = 0,
     icare_settings: IcareSettings | None = None,
     max_missing: float = 0.5,
+    discrete_settings: Any = None,
 ) -> PrognosisModel:
     """Fit the main and fallback models on ``x`` (n, p) with columns ``names``, time (days), event (bool).
 
@@ -277,10 +343,11 @@ def fit_prognosis_model(
     kept, dropped = usable_columns(x, names, max_missing)
     col = {n: i for i, n in enumerate(names)}
     xk = x[:, [col[n] for n in kept]] if kept else np.zeros((len(x), 0))
-    main = fit_risk_model(kind, xk, kept, time, event, seed=seed, icare_settings=icare_settings)
+    extra = {"icare_settings": icare_settings, "discrete_settings": discrete_settings}
+    main = fit_risk_model(kind, xk, kept, time, event, seed=seed, **extra)
     clin = [n for n in kept if n in CLINICAL_FEATURE_NAMES]
     xc = x[:, [col[n] for n in clin]] if clin else np.zeros((len(x), 0))
-    fallback = fit_risk_model(kind, xc, clin, time, event, seed=seed + 1, icare_settings=icare_settings)
+    fallback = fit_risk_model(kind, xc, clin, time, event, seed=seed + 1, **extra)
     main_risk = main.predict_matrix(xk)
     fb_risk = fallback.predict_matrix(xc)
     slope, intercept = 0.0, float(main_risk.mean()) if len(main_risk) else 0.0

@@ -2,6 +2,10 @@
 
     python -m algorithm train hpv --data DATASET --out DIR [--calibration sigmoid|isotonic]
         [--masks ground-truth|MASK_DIR] [--cache DIR] [--folds 5] [--seed 0]
+        [--model features|cnn] [--encoder resnet18|densenet121|...] [--epochs 20] [--config NAME]
+
+``--model cnn`` trains the CNN + clinical MLP of :mod:`algorithm.hpv.cnn` instead (a stratified
+validation split, no cross-validation; threshold for balanced accuracy on the validation split).
 
 Steps: read the Task 3 table and images, compute (cached) features, cross-validate grouped by centre
 (each fold's model picks its own threshold from an inner grouped CV; pooled out-of-fold balanced
@@ -24,6 +28,7 @@ import pandas as pd
 from algorithm.hpv import HPVModel, fit_hpv_model
 from algorithm.tabular.cv import make_folds, report_binary, report_bootstrap
 from algorithm.tabular.serialisation import json_safe
+from algorithm.training.configs import add_config_argument, apply_config
 from algorithm.training.tabular_data import (
     TrainingSet,
     add_data_arguments,
@@ -50,8 +55,82 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--calibration", choices=("sigmoid", "isotonic"), default="sigmoid", help="probability calibration"
     )
+    parser.add_argument(
+        "--model", choices=("features", "cnn"), default="features", help="classifier (default features)"
+    )
+    parser.add_argument("--encoder", default="resnet18", help="CNN encoder (resnet18, densenet121, resnet10, ...)")
+    parser.add_argument("--epochs", type=int, default=20, help="CNN training epochs (default 20)")
+    parser.add_argument("--crop-mm", type=float, default=64.0, help="CNN crop edge, mm (default 64)")
+    parser.add_argument("--crop-spacing-mm", type=float, default=2.0, help="CNN crop voxel size, mm (default 2)")
+    add_config_argument(parser, task=3)
     add_holdout_arguments(parser)
     parser.set_defaults(func=run)
+
+
+DEFAULTS = {"model": "features", "encoder": "resnet18"}
+
+
+def run_cnn(args: argparse.Namespace) -> int:
+    """Train, validate and save the CNN + clinical HPV model; prints the validation figures; returns 0."""
+    import torch
+
+    from algorithm.features import CLINICAL_FEATURE_NAMES
+    from algorithm.hpv.cnn import ENCODERS, crops_of, fit_cnn_hpv
+    from algorithm.hpv.model import fit_classifier_with_threshold
+
+    if args.encoder not in ENCODERS:
+        raise SystemExit(f"error: unknown encoder {args.encoder!r}; expected one of {', '.join(ENCODERS)}")
+    start = time.perf_counter()
+    data = prepare_training_set(args, task=3)
+    y = np.array([c.targets["hpv"] for c in data.cases]).astype(int)
+    col = {n: i for i, n in enumerate(data.names)}
+    clin = data.x[:, [col[n] for n in CLINICAL_FEATURE_NAMES]]
+    t0 = time.perf_counter()
+    crops = crops_of(data.cases, args.crop_mm, args.crop_spacing_mm)
+    data.timings["crops_s"] = time.perf_counter() - t0
+    fallback, _ = fit_classifier_with_threshold(
+        clin, list(CLINICAL_FEATURE_NAMES), y, data.groups, folds=args.folds, seed=args.seed
+    )
+    t0 = time.perf_counter()
+    torch.manual_seed(args.seed)
+    model, val = fit_cnn_hpv(
+        crops,
+        clin,
+        y,
+        encoder=args.encoder,
+        epochs=args.epochs,
+        seed=args.seed,
+        crop_mm=args.crop_mm,
+        spacing_mm=args.crop_spacing_mm,
+        fallback=fallback,
+    )
+    data.timings["train_s"] = time.perf_counter() - t0
+    data.timings["total_s"] = time.perf_counter() - start
+    model.training = json_safe(
+        {
+            "task": 3,
+            "model": f"CNN ({args.encoder}) + clinical MLP",
+            "config": args.config,
+            "data": Path(args.data).name,
+            "n_cases": len(y),
+            "n_positive": int(y.sum()),
+            "seed": args.seed,
+            "epochs": args.epochs,
+            "threshold": round(model.threshold, 4),
+            "validation": val,
+            "notes": data.notes,
+            "timings_s": {k: round(v, 1) for k, v in data.timings.items()},
+        }
+    )
+    path = model.save(Path(args.out))
+    print(
+        f"Task 3 CNN ({args.encoder}): {len(y)} cases; validation split of {val['n_validation']}: balanced accuracy "
+        f"{_f(val['balanced_accuracy'])}, AUC {_f(val['auc'])}, F1-macro {_f(val['f1_macro'])}, sensitivity "
+        f"{_f(val['sensitivity'])}, specificity {_f(val['specificity'])}; threshold {_f(model.threshold)}. "
+        f"Model written to {path} ({data.timings['total_s']:.0f} s)"
+    )
+    HPVModel.load(Path(args.out))  # the files just written must load
+    return 0
 
 
 def score_calls(y: np.ndarray, dec: np.ndarray, prob: np.ndarray, n_boot: int, seed: int) -> dict[str, Any]:
@@ -88,6 +167,9 @@ def cross_validate(
 
 def run(args: argparse.Namespace) -> int:
     """Train, cross-validate and save the Task 3 model; prints the CV summary; returns 0."""
+    apply_config(args, 3, DEFAULTS)
+    if args.model == "cnn":
+        return run_cnn(args)
     start = time.perf_counter()
     data = prepare_training_set(args, task=3)
     y = np.array([c.targets["hpv"] for c in data.cases]).astype(int)

@@ -1,7 +1,12 @@
 """``python -m algorithm train prognosis``: Task 2 risk model with centre-grouped cross-validation.
 
-    python -m algorithm train prognosis --data DATASET --out DIR [--model icare|cox]
-        [--masks ground-truth|MASK_DIR] [--cache DIR] [--folds 5] [--seed 0] [--bags 100]
+    python -m algorithm train prognosis --data DATASET --out DIR [--model icare|cox|deephit|mtlr]
+        [--features clinical|clinical+imaging|clinical+imaging+dose] [--config NAME]
+        [--masks ground-truth|MASK_DIR] [--cache DIR] [--folds 5] [--seed 0] [--bags 100] [--epochs N]
+
+``--features`` restricts the model inputs as in the dataset paper's ablation (default: every feature,
+which is ``clinical+imaging+dose``); ``--config`` applies a named configuration
+(:mod:`algorithm.training.configs`). DeepHit / MTLR also write their network weights (``*.pt``).
 
 Steps: read the Task 2 table and images, compute (cached) features, cross-validate grouped by centre
 (Harrell's C of the pooled out-of-fold risks with a percentile-bootstrap 95 % CI, and per fold), fit
@@ -21,9 +26,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from algorithm.features import CLINICAL_FEATURE_NAMES, DOSE_FEATURE_NAMES
 from algorithm.prognosis import MODEL_KINDS, IcareSettings, PrognosisModel, fit_prognosis_model
 from algorithm.tabular.cv import make_folds, report_bootstrap, report_cindex
 from algorithm.tabular.serialisation import json_safe
+from algorithm.training.configs import add_config_argument, apply_config
 from algorithm.training.tabular_data import (
     TrainingSet,
     add_data_arguments,
@@ -48,13 +55,46 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     add_data_arguments(parser)
     parser.add_argument("--model", choices=MODEL_KINDS, default="icare", help="risk model (default icare)")
+    parser.add_argument(
+        "--features", choices=FEATURE_SETS, default=None, help="model inputs (default: all = clinical+imaging+dose)"
+    )
     parser.add_argument("--bags", type=int, default=100, help="ICARE bags (default 100)")
+    parser.add_argument("--epochs", type=int, default=None, help="DeepHit / MTLR training epochs (default 100)")
+    add_config_argument(parser, task=2)
     add_holdout_arguments(parser)
     parser.set_defaults(func=run)
 
 
+FEATURE_SETS = ("clinical", "clinical+imaging", "clinical+imaging+dose")
+DEFAULTS = {"model": "icare", "features": None}
+
+
+def select_features(data: TrainingSet, feature_set: str | None) -> TrainingSet:
+    """``data`` with only the columns of ``feature_set`` (None = every column, unchanged)."""
+    if feature_set is None:
+        return data
+    if feature_set not in FEATURE_SETS:
+        raise ValueError(f"unknown feature set {feature_set!r}; expected one of {FEATURE_SETS}")
+    if feature_set == "clinical":
+        keep = [n for n in data.names if n in CLINICAL_FEATURE_NAMES]
+    elif feature_set == "clinical+imaging":
+        keep = [n for n in data.names if n not in DOSE_FEATURE_NAMES]
+    else:
+        keep = list(data.names)
+    col = {n: i for i, n in enumerate(data.names)}
+    data.x = data.x[:, [col[n] for n in keep]]
+    data.names = keep
+    return data
+
+
 def cross_validate(
-    data: TrainingSet, kind: str, folds: int, seed: int, settings: IcareSettings, n_boot: int
+    data: TrainingSet,
+    kind: str,
+    folds: int,
+    seed: int,
+    settings: IcareSettings,
+    n_boot: int,
+    discrete_settings: Any = None,
 ) -> tuple[dict[str, Any], np.ndarray, np.ndarray]:
     """Out-of-fold risks, fold numbers and the CV summary (pooled C with CI, per-fold C)."""
     time_days = np.array([c.targets["rfs_days"] for c in data.cases])
@@ -66,7 +106,14 @@ def cross_validate(
     for k, (tr, te) in enumerate(splits, 1):
         log.info("CV fold %d of %d: training on %d cases, testing on %d", k, len(splits), len(tr), len(te))
         model = fit_prognosis_model(
-            data.x[tr], data.names, time_days[tr], event[tr], kind, seed=seed, icare_settings=settings
+            data.x[tr],
+            data.names,
+            time_days[tr],
+            event[tr],
+            kind,
+            seed=seed,
+            icare_settings=settings,
+            discrete_settings=discrete_settings,
         )
         oof[te] = model.predict_table(data.x[te], data.names)
         fold_of[te] = k
@@ -87,24 +134,39 @@ def cross_validate(
 def run(args: argparse.Namespace) -> int:
     """Train, cross-validate and save the Task 2 model; prints the CV summary; returns 0."""
     start = time.perf_counter()
-    data = prepare_training_set(args, task=2)
+    apply_config(args, 2, DEFAULTS)
+    data = select_features(prepare_training_set(args, task=2), args.features)
     settings = IcareSettings(n_bags=args.bags)
+    discrete = None
+    if args.model in ("deephit", "mtlr"):
+        from algorithm.prognosis.discrete import DiscreteSettings
+
+        discrete = DiscreteSettings() if args.epochs is None else DiscreteSettings(epochs=args.epochs)
     time_days = np.array([c.targets["rfs_days"] for c in data.cases])
     event = np.array([c.targets["relapse"] for c in data.cases]).astype(bool)
     log.info("Task 2: %d cases, %d events, %d centres", len(event), int(event.sum()), len(set(data.groups)))
 
     t0 = time.perf_counter()
-    cv, oof, fold_of = cross_validate(data, args.model, args.folds, args.seed, settings, args.bootstrap)
+    cv, oof, fold_of = cross_validate(data, args.model, args.folds, args.seed, settings, args.bootstrap, discrete)
     data.timings["cv_s"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     model = fit_prognosis_model(
-        data.x, data.names, time_days, event, args.model, seed=args.seed, icare_settings=settings
+        data.x,
+        data.names,
+        time_days,
+        event,
+        args.model,
+        seed=args.seed,
+        icare_settings=settings,
+        discrete_settings=discrete,
     )
     data.timings["final_fit_s"] = time.perf_counter() - t0
     data.timings["total_s"] = time.perf_counter() - start
     model.training = {
         "task": 2,
         "model": args.model,
+        "features": args.features or "all",
+        "config": args.config,
         "data": Path(args.data).name,
         "masks": str(args.masks) if str(args.masks) == "ground-truth" else f"predicted ({Path(args.masks).name})",
         "n_cases": len(event),
