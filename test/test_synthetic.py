@@ -349,3 +349,5 @@ def test_oracle_scores_undefined_without_comparable_pairs():
     cases = [{**base, "rfs_days": 100.0, "relapse": 0}, {**base, "rfs_days": 200.0, "relapse": 1}]
     scores = oracle_scores(cases)
     assert scores["c_index"] is None and scores["c_index_achievable"] is None and scores["hpv_auc"] is None
+    all_censored = [{**c, "relapse": 0} for c in cases]
+    assert oracle_scores(all_censored)["c_index"] is None

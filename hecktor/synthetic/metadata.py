@@ -61,6 +61,8 @@ def oracle_scores(summaries: Sequence[dict[str, Any]]) -> dict[str, Any]:
     labels = [int(s["hpv"]) for s in known]
 
     def c_index_of(key: str) -> float | None:
+        if not event.any():  # all censored: sksurv refuses, and no pair is comparable
+            return None
         risk = np.array([float(s[key]) for s in summaries])
         try:
             return float(concordance_index_censored(event, time, risk)[0])
