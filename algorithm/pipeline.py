@@ -124,6 +124,12 @@ class Algorithm:
                     risk = 0.0
                 result.values["rfs_risk"] = risk
                 result.outputs[interface.RFS.relative_path] = write_json_value(risk, output_dir, interface.RFS)
+                curve = self.prognosis.predict_survival(features, case.clinical)
+                if curve is not None:  # DeepHit / MTLR models: the curve feeds the integrated Brier score
+                    times, survival = curve
+                    result.outputs[interface.RFS_SURVIVAL_CURVE.relative_path] = write_json_value(
+                        {"times_days": times, "survival": survival}, output_dir, interface.RFS_SURVIVAL_CURVE
+                    )
             if self.hpv is not None:
                 images = (case.ct, case.pet, label)  # used by the CNN + clinical model (algorithm.hpv.cnn)
                 positive, probability = self.hpv.predict(features, case.clinical, images=images)

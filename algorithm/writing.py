@@ -10,7 +10,9 @@ from __future__ import annotations
 import json
 import math
 import os
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import SimpleITK as sitk
 
@@ -30,10 +32,15 @@ def write_segmentation(label: sitk.Image, output_dir: str | Path) -> Path:
     return target
 
 
-def write_json_value(value: bool | float, output_dir: str | Path, socket: interface.Socket) -> Path:
-    """Write a bare JSON value (a boolean or a finite float) at the socket's relative path."""
+def write_json_value(value: bool | float | Mapping[str, Any], output_dir: str | Path, socket: interface.Socket) -> Path:
+    """Write a bare JSON value (a boolean, a finite float, or an object of finite numbers) at the socket's path."""
     if isinstance(value, bool):
         text = json.dumps(value)
+    elif isinstance(value, Mapping):
+        try:
+            text = json.dumps(value, allow_nan=False)
+        except ValueError:
+            raise ValueError(f"refusing to write non-finite numbers to {socket.relative_path}") from None
     else:
         number = float(value)
         if not math.isfinite(number):

@@ -74,6 +74,7 @@ class CaseSubmission:
         image_path: Task 1 label map file (``None`` when missing).
         value: Task 2 risk / Task 3 HPV call as raw JSON, or :data:`MISSING`.
         probability: Task 3 HPV probability as raw JSON, or :data:`MISSING`.
+        curve: Task 2 survival curve (``rfs-survival-curve.json``) as raw JSON, or :data:`MISSING`.
     """
 
     patient_id: str
@@ -82,6 +83,7 @@ class CaseSubmission:
     image_path: Path | None = None
     value: Any = MISSING
     probability: Any = MISSING
+    curve: Any = MISSING
     problems: list[Problem] = field(default_factory=list)
 
 
@@ -259,6 +261,8 @@ def _locate_outputs(case: CaseSubmission, job: Job, task: int, input_root: Path)
     case.value = json_output_value(job, key, job_output)
     if case.value is MISSING:
         _missing_output(case, key, task)
+    if task == 2:
+        case.curve = json_output_value(job, interface.RFS_SURVIVAL_CURVE, job_output)
     if task == 3:
         case.probability = json_output_value(job, interface.HPV_PROBABILITY, job_output)
 

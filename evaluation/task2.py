@@ -6,6 +6,11 @@ A missing or unusable risk is counted as tied with everyone (HECKTOR 2021/22) an
 ``task2_n_missing_predictions``. The 95 % CI is a seeded percentile bootstrap over patients.
 
 Patients enter Task 2 when both ``RFS`` and ``Relapse`` are known in the ground truth.
+
+When every job also writes a survival curve (``rfs-survival-curve.json``, our optional output of
+DeepHit / MTLR models), ``integrated_brier_score`` is added (IPCW, censoring Kaplan-Meier fitted on the
+scored patients, 20 times between the 10th and 80th percentiles of the observed RFS; lower is better).
+Otherwise the key is absent: it is never a ranking column by default.
 """
 
 from __future__ import annotations
@@ -19,11 +24,12 @@ import numpy as np
 from evaluation.config import Conventions
 from evaluation.fallbacks import CHANCE, confidence_interval, finite_or
 from evaluation.ground_truth import GroundTruth
+from evaluation.metrics.brier import default_times, integrated_brier_score, survival_at
 from evaluation.metrics.concordance import harrell_cindex
 from evaluation.problems import Problem
 from evaluation.results import TaskScore
-from evaluation.submission import CaseSubmission
-from evaluation.values import interpret_risk
+from evaluation.submission import MISSING, CaseSubmission
+from evaluation.values import interpret_curve, interpret_risk
 from hecktor.patients import centre_of
 
 TASK = 2
@@ -46,6 +52,7 @@ def run_task2(
     time = np.array([gt.outcomes[p].rfs_days for p in patients], dtype=float)
     event = np.array([bool(gt.outcomes[p].relapse) for p in patients], dtype=bool)
     risk = np.full(len(patients), np.nan)
+    curves: list[tuple[list[float], list[float]] | None] = []
     for i, pid in enumerate(patients):
         sub = submissions[pid]
         score.problems.extend(sub.problems)
@@ -58,6 +65,7 @@ def run_task2(
                 status = "invalid"
             else:
                 risk[i] = float(parsed.value)
+        curves.append(_curve_of(sub, score.problems) if status == "ok" else None)
         row: dict[str, Any] = {
             "task": TASK,
             "PatientID": pid,
@@ -73,6 +81,7 @@ def run_task2(
         score.rows.append(row)
 
     score.aggregates = aggregate_task2(time, event, risk, conventions, score.problems)
+    score.aggregates.update(aggregate_brier(time, event, curves, score.problems))
     groups: dict[str, list[int]] = defaultdict(list)
     for i, pid in enumerate(patients):
         groups[centre_of(pid)].append(i)
@@ -130,4 +139,40 @@ def aggregate_task2(
         "task2_n_cases": len(time),
         "task2_n_events": int(np.sum(event)),
         "task2_n_missing_predictions": int(np.sum(~np.isfinite(risk))),
+    }
+
+
+def _curve_of(sub: CaseSubmission, problems: list[Problem]) -> tuple[list[float], list[float]] | None:
+    """The job's usable survival curve, or ``None`` (absent, or unusable with a warning)."""
+    if sub.curve is MISSING:
+        return None
+    parsed = interpret_curve(sub.curve)
+    if parsed.severity is not None:
+        problems.append(Problem(parsed.severity, parsed.code, parsed.message, TASK, sub.patient_id, sub.job_pk))
+    return parsed.value
+
+
+def aggregate_brier(
+    time: np.ndarray, event: np.ndarray, curves: list[tuple[list[float], list[float]] | None], problems: list[Problem]
+) -> dict[str, Any]:
+    """``{"integrated_brier_score": ...}`` when every patient has a usable curve, else ``{}`` (with a warning
+    when only some have one)."""
+    n_curves = sum(c is not None for c in curves)
+    if n_curves == 0:
+        return {}
+    grid = default_times(time)
+    if n_curves < len(curves) or len(grid) < 2 or not np.any(event):
+        why = (
+            f"only {n_curves} of {len(curves)} patients have a usable survival curve"
+            if n_curves < len(curves)
+            else "too few distinct follow-up times or no relapse"
+        )
+        problems.append(
+            Problem("warning", "brier_not_computed", f"integrated_brier_score not computed: {why}", TASK, None, None)
+        )
+        return {}
+    survival = np.stack([survival_at(t, s, grid) for t, s in curves])  # type: ignore[misc]
+    return {
+        "integrated_brier_score": integrated_brier_score(time, event, survival, grid),
+        "task2_n_survival_curves": n_curves,
     }

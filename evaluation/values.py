@@ -10,10 +10,14 @@ Policy (documented in docs/evaluation.md):
   error and the case is scored as a missing prediction (a wrong call).
 - HPV probability (``hpv-probability.json``, optional, used for AUC only): a finite number, tolerated
   as a numeric string with a warning; outside [0, 1] it is kept (AUC only uses the ranking) with a warning.
+- survival curve (``rfs-survival-curve.json``, optional, used for the integrated Brier score only):
+  ``{"times_days": [...], "survival": [...]}`` of equal, non-zero length, finite numbers, strictly
+  increasing times and non-increasing survival in [0, 1]; anything else is ignored with a warning.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 from dataclasses import dataclass
@@ -26,7 +30,7 @@ from evaluation.problems import Severity
 class Interpretation:
     """A usable value (``None`` when unusable) and, when something was off, a problem to record."""
 
-    value: float | bool | None
+    value: Any
     severity: Severity | None = None
     code: str = ""
     message: str = ""
@@ -105,3 +109,25 @@ def interpret_probability(raw: Any) -> Interpretation:
             f"HPV probability {describe(raw)} is outside [0, 1]; kept for AUC (rank-based)",
         )
     return result
+
+
+def interpret_curve(raw: Any) -> Interpretation:
+    """A Task 2 survival curve: value ``(times_days, survival)`` as float lists, or ``None`` with a warning."""
+
+    def unusable(why: str) -> Interpretation:
+        return Interpretation(None, "warning", "invalid_survival_curve", f"survival curve {why}; ignored")
+
+    if not isinstance(raw, dict):
+        return unusable(f"is {describe(raw)}, not an object")
+    times, survival = raw.get("times_days"), raw.get("survival")
+    if not isinstance(times, list) or not isinstance(survival, list) or not times or len(times) != len(survival):
+        return unusable("needs 'times_days' and 'survival' lists of equal, non-zero length")
+    values = [_number(v) for v in (*times, *survival)]
+    if any(v is None or not math.isfinite(v) for v in values):
+        return unusable("holds a value that is not a finite number")
+    t, s = values[: len(times)], values[len(times) :]
+    if any(b <= a for a, b in itertools.pairwise(t)):
+        return unusable("times are not strictly increasing")
+    if any(not 0.0 <= v <= 1.0 for v in s) or any(b > a + 1e-9 for a, b in itertools.pairwise(s)):
+        return unusable("survival is not non-increasing in [0, 1]")
+    return Interpretation((t, s))

@@ -46,6 +46,9 @@ SEGMENTATION = Socket(
 RFS = Socket("rfs", "rfs.json", Kind.JSON, "Recurrence-free survival risk")
 HPV_STATUS = Socket("hpv-status", "hpv-status.json", Kind.JSON, "HPV status")
 HPV_PROBABILITY = Socket("hpv-probability", "hpv-probability.json", Kind.JSON, "HPV probability")
+#: Optional Task 2 output of models that predict survival curves (DeepHit, MTLR):
+#: ``{"times_days": [...], "survival": [...]}``; the evaluation's integrated Brier score reads it.
+RFS_SURVIVAL_CURVE = Socket("rfs-survival-curve", "rfs-survival-curve.json", Kind.JSON, "RFS survival curve")
 
 #: Output file name inside an image output folder (GC accepts any single .mha there).
 SEGMENTATION_FILENAME = "output.mha"
@@ -59,10 +62,11 @@ TASK_INPUTS: dict[int, tuple[Socket, ...]] = {
 #: Inputs that may be absent for a case.
 OPTIONAL_INPUTS: frozenset[Socket] = frozenset({PLANNING_CT, RT_DOSE})
 
-#: Outputs of each task's phase. Task 3's probability is ours, used for AUC when present.
+#: Outputs of each task's phase. Task 3's probability and Task 2's survival curve are ours (optional),
+#: used for the AUC and the integrated Brier score when present.
 TASK_OUTPUTS: dict[int, tuple[Socket, ...]] = {
     1: (SEGMENTATION,),
-    2: (RFS,),
+    2: (RFS, RFS_SURVIVAL_CURVE),
     3: (HPV_STATUS, HPV_PROBABILITY),
 }
 #: The output whose presence identifies a task's phase in predictions.json.
@@ -78,6 +82,7 @@ ALL_SOCKETS: tuple[Socket, ...] = (
     RFS,
     HPV_STATUS,
     HPV_PROBABILITY,
+    RFS_SURVIVAL_CURVE,
 )
 BY_RELATIVE_PATH: dict[str, Socket] = {s.relative_path: s for s in ALL_SOCKETS}
 

@@ -154,3 +154,27 @@ def test_parse_tasks():
     assert parse_tasks("1, 3") == {1, 3}
     with pytest.raises(ValueError, match="unknown task '4'"):
         parse_tasks("4")
+
+
+def test_survival_curve_written_when_the_model_gives_one(gc_cases, algorithm, tmp_path, monkeypatch):
+    monkeypatch.setattr(
+        algorithm.prognosis, "predict_survival", lambda features, clinical: ([100.0, 900.0], [0.9, 0.4])
+    )
+    algorithm.run(sorted(gc_cases.iterdir())[0], tmp_path)
+    curve = json.loads((tmp_path / interface.RFS_SURVIVAL_CURVE.relative_path).read_text())
+    assert curve == {"times_days": [100.0, 900.0], "survival": [0.9, 0.4]}
+
+
+def test_bundled_icare_model_writes_no_curve(gc_cases, algorithm, tmp_path):
+    algorithm.run(sorted(gc_cases.iterdir())[0], tmp_path)
+    assert not (tmp_path / interface.RFS_SURVIVAL_CURVE.relative_path).exists()
+
+
+def test_writing_refuses_non_finite_values(tmp_path):
+    from algorithm.writing import write_json_value
+
+    with pytest.raises(ValueError, match="non-finite"):
+        write_json_value(float("nan"), tmp_path, interface.RFS)
+    with pytest.raises(ValueError, match="non-finite"):
+        write_json_value({"times_days": [1.0], "survival": [float("inf")]}, tmp_path, interface.RFS_SURVIVAL_CURVE)
+    assert not any(tmp_path.iterdir())

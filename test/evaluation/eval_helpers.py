@@ -65,7 +65,7 @@ class Job:
     """A job to put in predictions.json.
 
     ``segmentation``: an image to write as the Task 1 output (or raw bytes for a corrupt file);
-    ``rfs``/``hpv``/``hpv_probability``: raw JSON text of the Task 2/3 outputs (``None`` = not written).
+    ``rfs``/``rfs_curve``/``hpv``/``hpv_probability``: raw JSON text of the Task 2/3 outputs (``None`` = not written).
     """
 
     patient_id: str
@@ -73,6 +73,7 @@ class Job:
     rfs: str | None = None
     hpv: str | None = None
     hpv_probability: str | None = None
+    rfs_curve: str | None = None
     status: str = "Succeeded"
     pk: str | None = None
     ct_name: str | None = None
@@ -100,6 +101,7 @@ def write_jobs(root: Path, jobs: Iterable[Job], task: int, payload_keys: str = "
             (interface.RFS, job.rfs),
             (interface.HPV_STATUS, job.hpv),
             (interface.HPV_PROBABILITY, job.hpv_probability),
+            (interface.RFS_SURVIVAL_CURVE, job.rfs_curve),
         ):
             if text is not None:
                 (out / socket.relative_path).write_text(text)

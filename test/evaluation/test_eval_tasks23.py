@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 from eval_helpers import Job, write_jobs, write_outcomes
 
@@ -116,3 +118,49 @@ def test_task3_without_probability_writes_chance_auc(tmp_path: Path) -> None:
     assert any(p["code"] == "no_probability" for p in metrics["problems"])
     # three positives: one right, two without a job; two negatives: one right, one without a job
     assert agg["sensitivity"] == pytest.approx(1 / 3) and agg["specificity"] == pytest.approx(1 / 2)
+
+
+def curve_json(times: list[float], survival: list[float]) -> str:
+    return json.dumps({"times_days": times, "survival": survival})
+
+
+def test_task2_integrated_brier_score_matches_sksurv(tmp_path: Path) -> None:
+    from sksurv.metrics import integrated_brier_score
+    from sksurv.util import Surv
+
+    from evaluation.metrics.brier import default_times, survival_at
+
+    known = [o for o in OUTCOMES if o["RFS"] is not None and o["Relapse"] is not None]
+    curves = {
+        o["PatientID"]: (
+            [50.0, 150.0, 250.0, 350.0, 450.0],
+            [0.95 - 0.1 * k, 0.85 - 0.1 * k, 0.6 - 0.1 * k, 0.4 - 0.1 * k, 0.35 - 0.1 * k],
+        )
+        for k, o in enumerate(known)
+    }
+    jobs = [Job(pid, rfs=str(0.1 * k), rfs_curve=curve_json(*curves[pid])) for k, pid in enumerate(curves)]
+    metrics = run(tmp_path, jobs, task=2, bootstrap_resamples=50)
+    agg = metrics["aggregates"]
+
+    time = np.array([float(o["RFS"]) for o in known])
+    event = np.array([bool(o["Relapse"]) for o in known])
+    grid = default_times(time)
+    survival = np.stack([survival_at(*curves[o["PatientID"]], grid) for o in known])
+    y = Surv.from_arrays(event, time)
+    assert agg["integrated_brier_score"] == pytest.approx(integrated_brier_score(y, y, survival, grid), abs=1e-10)
+    assert agg["task2_n_survival_curves"] == len(known)
+
+
+def test_task2_brier_needs_every_curve(tmp_path: Path) -> None:
+    good = curve_json([100.0, 300.0], [0.8, 0.4])
+    jobs = [
+        Job("CHUM-001", rfs="0.9", rfs_curve=good),
+        Job("CHUM-002", rfs="0.5", rfs_curve='{"times_days": [1, 1], "survival": [0.5, 0.4]}'),  # unusable
+        Job("CHUS-003", rfs="0.7", rfs_curve=good),
+        Job("CHUS-004", rfs="0.2"),  # no curve
+    ]
+    metrics = run(tmp_path, jobs, task=2, bootstrap_resamples=50)
+    assert "integrated_brier_score" not in metrics["aggregates"]
+    codes = {(p["PatientID"], p["code"]) for p in metrics["problems"]}
+    assert ("CHUM-002", "invalid_survival_curve") in codes and (None, "brier_not_computed") in codes
+    assert metrics["aggregates"]["c_index"] > 0  # the ranking metric is unaffected
