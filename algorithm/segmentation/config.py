@@ -17,6 +17,11 @@ Example (the bundled demo model)::
       "folds": [0], "min_component_mm3": 100.0, "sw_overlap": 0.25, "mirror_axes": ["x", "y"]
     }
 
+Optional keys whose defaults reproduce the single-model, PET-heuristic behaviour: ``channels_order`` may
+also name ``CT^2`` and ``cbrt(CT)`` (computed from the normalised CT) and ``in_channels`` may be left out
+(derived); ``locate.method`` (``pet-heuristic`` | ``network`` | ``whole-scan``); ``target`` (``labels`` |
+``region``, the latter for a locator); ``members`` (a heterogeneous ensemble); ``description``.
+
 Unknown keys are refused (a typo must not silently fall back to a default); the ``training`` block
 holds training hyper-parameters (see :mod:`algorithm.training.segmentation`) and is ignored at inference.
 """
@@ -36,9 +41,18 @@ CONFIG_FILENAME = "config.json"
 #: Weight file of fold ``k`` inside a model folder (a ``state_dict`` saved with ``torch.save``).
 FOLD_FILENAME = "fold_{fold}.pt"
 #: Architectures the network factory knows (MONAI class names).
-ARCHITECTURES = ("SegResNet", "UNet", "DynUNet")
-#: Input channels the preprocessing can produce.
-CHANNELS = ("CT", "PET")
+ARCHITECTURES = ("SegResNet", "UNet", "DynUNet", "SwinUNETR")
+#: Input channels the preprocessing can produce (:func:`algorithm.segmentation.normalise.stack_channels`):
+#: the normalised CT (clipped to ``ct_window_hu``, mapped to [-1, 1]), its square and its cube root (the
+#: SJTU_lab426 "multi-channel CT enhancement"), and the normalised PET.
+CHANNELS = ("CT", "CT^2", "cbrt(CT)", "PET")
+#: What the network is trained to predict: ``labels`` (0 / GTVp / GTVn) or ``region`` (a binary
+#: tumour-region mask, the dilated union of GTVp and GTVn: the learned locator's target).
+TARGETS = ("labels", "region")
+#: Head-and-neck box methods (``locate.method``).
+LOCATE_METHODS = ("pet-heuristic", "network", "whole-scan")
+#: SwinUNETR patches must be divisible by this (five 2x downsamplings).
+SWIN_DIVISOR = 32
 #: Axis names for ``mirror_axes`` and their position in an (x, y, z) vector.
 AXES = {"x": 0, "y": 1, "z": 2}
 
@@ -54,7 +68,7 @@ class SegmentationConfig:
     Attributes:
         architecture: MONAI network class name, one of :data:`ARCHITECTURES`.
         network_kwargs: constructor arguments of that class besides spatial_dims/in/out channels.
-        in_channels: number of input channels (= ``len(channels_order)``).
+        in_channels: number of input channels (= ``len(channels_order)``; derived when left out).
         num_classes: output classes: 0 background, 1 GTVp, 2 GTVn.
         channels_order: which image goes into which input channel.
         spacing_mm: model grid spacing (x, y, z), mm.
@@ -72,13 +86,20 @@ class SegmentationConfig:
         sw_batch_size: windows per forward pass.
         mirror_axes: axes flipped by training augmentation and by mirror test-time augmentation.
         locate: head-and-neck locator settings (see :class:`LocateConfig`).
+        target: ``labels`` (3 classes) or ``region`` (2 classes: the dilated lesion union, for a locator).
+        target_dilation_mm: dilation of the lesion union for ``target = region``, mm.
+        members: heterogeneous ensemble: member name -> weight. Each member is a full model folder
+            ``members/<name>/`` (its own config.json + fold_<k>.pt, any architecture and input channels) on
+            the SAME crop grid (spacing_mm, crop_size_mm) as this config; their softmax probabilities are
+            averaged (weighted) over folds and members. Empty (default): this folder is a single model.
+        description: free text (provenance of a published recipe); ignored by the code.
         version: configuration format version.
         training: training hyper-parameters (free-form, ignored at inference).
     """
 
     architecture: str = "SegResNet"
     network_kwargs: dict[str, Any] = field(default_factory=dict)
-    in_channels: int = 2
+    in_channels: int | None = None
     num_classes: int = 3
     channels_order: list[str] = field(default_factory=lambda: ["CT", "PET"])
     spacing_mm: list[float] = field(default_factory=lambda: [1.0, 1.0, 1.0])
@@ -95,12 +116,18 @@ class SegmentationConfig:
     sw_batch_size: int = 1
     mirror_axes: list[str] = field(default_factory=lambda: ["x"])
     locate: LocateConfig = field(default_factory=lambda: LocateConfig())
+    target: str = "labels"
+    target_dilation_mm: float = 10.0
+    members: dict[str, float] = field(default_factory=dict)
+    description: str = ""
     version: int = 1
     training: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if isinstance(self.locate, dict):
             self.locate = LocateConfig.from_dict(self.locate)
+        if self.in_channels is None:
+            self.in_channels = len(self.channels_order)
         self.validate()
 
     # Array-order views (numpy arrays are z, y, x).
@@ -140,8 +167,17 @@ class SegmentationConfig:
             problems.append(f"sw_overlap must be in [0, 1), got {self.sw_overlap}")
         if any(a not in AXES for a in self.mirror_axes):
             problems.append(f"mirror_axes may only name x, y, z, got {self.mirror_axes}")
-        if self.num_classes != 3:
-            problems.append(f"num_classes must be 3 (background, GTVp, GTVn), got {self.num_classes}")
+        if self.target not in TARGETS:
+            problems.append(f"target must be one of {', '.join(TARGETS)}, got {self.target!r}")
+        expected_classes = 3 if self.target == "labels" else 2
+        if self.num_classes != expected_classes:
+            problems.append(
+                f"num_classes must be {expected_classes} for target {self.target!r}, got {self.num_classes}"
+            )
+        if self.architecture == "SwinUNETR" and any(int(p) % SWIN_DIVISOR for p in self.patch_size):
+            problems.append(f"SwinUNETR needs a patch_size divisible by {SWIN_DIVISOR}, got {self.patch_size}")
+        if any(w < 0 for w in self.members.values()) or (self.members and sum(self.members.values()) <= 0):
+            problems.append(f"member weights must be >= 0 with a positive sum, got {self.members}")
         if problems:
             raise ModelError("; ".join(problems))
 
@@ -200,6 +236,12 @@ class LocateConfig:
         top_margin_mm: the box's top lies this far above the top of the brain (or of the body, for the
             CT fallback), but never above the top of the body found on CT.
         offset_mm: shift (x, y, z) added to the box centre after locating (LPS, mm).
+        method: ``pet-heuristic`` (default: the PET brain / CT body rules above), ``network`` (a learned
+            low-resolution locator in ``<model folder>/<network_dir>``; the box is centred on the bounding
+            box of its mask, falling back to the heuristic when the mask is empty) or ``whole-scan`` (the
+            box hangs from the top of the CT, centred in x/y: the learned locator's own input).
+        network_dir: folder of the locator model, relative to the model folder (config.json + fold_<k>.pt).
+        network_threshold: locator probability above which a voxel belongs to the region.
     """
 
     grid_mm: float = 4.0
@@ -210,6 +252,9 @@ class LocateConfig:
     brain_min_volume_mm3: float = 100_000.0
     top_margin_mm: float = 20.0
     offset_mm: list[float] = field(default_factory=lambda: [0.0, 0.0, 0.0])
+    method: str = "pet-heuristic"
+    network_dir: str = "locator"
+    network_threshold: float = 0.5
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> LocateConfig:
@@ -218,3 +263,7 @@ class LocateConfig:
         if unknown:
             raise ModelError(f"unknown locate config keys: {', '.join(unknown)}")
         return cls(**data)
+
+    def __post_init__(self) -> None:
+        if self.method not in LOCATE_METHODS:
+            raise ModelError(f"locate.method must be one of {', '.join(LOCATE_METHODS)}, got {self.method!r}")

@@ -121,6 +121,30 @@ def locate_head_and_neck(
     return box
 
 
+def whole_scan_box(ct: sitk.Image, crop_size_mm: list[float] | tuple[float, ...]) -> Box:
+    """A box of ``crop_size_mm`` hanging from the top of the CT, centred on it in (x, y), clipped to the CT.
+
+    The input region of the learned locator (``locate.method = "whole-scan"``): no PET, no heuristics.
+    """
+    ct_low, ct_high = bounding_box_mm(Grid.of(ct))
+    size = np.asarray(crop_size_mm, dtype=float)
+    centre = np.array([(ct_low[0] + ct_high[0]) / 2, (ct_low[1] + ct_high[1]) / 2, ct_high[2] - size[2] / 2])
+    low = np.maximum(centre - size / 2, ct_low)
+    high = np.minimum(centre + size / 2, ct_high)
+    return Box(tuple(float(v) for v in low), tuple(float(v) for v in high), "whole-scan")  # type: ignore[arg-type]
+
+
+def box_around(centre: np.ndarray, crop_size_mm: list[float] | tuple[float, ...], ct: sitk.Image, method: str) -> Box:
+    """A box of ``crop_size_mm`` centred on ``centre`` (x, y, z), mm, clipped to the CT's extent."""
+    ct_low, ct_high = bounding_box_mm(Grid.of(ct))
+    size = np.asarray(crop_size_mm, dtype=float)
+    low = np.maximum(np.asarray(centre, dtype=float) - size / 2, ct_low)
+    high = np.minimum(np.asarray(centre, dtype=float) + size / 2, ct_high)
+    if np.any(high <= low):
+        low, high, method = ct_low, ct_high, method + "+ct-extent"
+    return Box(tuple(float(v) for v in low), tuple(float(v) for v in high), method)  # type: ignore[arg-type]
+
+
 def _coarse_grid(low: np.ndarray, high: np.ndarray, spacing: float) -> Grid:
     size = np.maximum(np.ceil((high - low) / spacing).astype(int), 1)
     origin = low + spacing / 2

@@ -10,12 +10,18 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
-from monai.networks.nets import DynUNet, SegResNet, UNet
+from monai.networks.nets import DynUNet, SegResNet, SwinUNETR, UNet
 from torch import nn
 
 from algorithm.segmentation.config import FOLD_FILENAME, ModelError, SegmentationConfig
 
-_FACTORIES: dict[str, type[nn.Module]] = {"SegResNet": SegResNet, "UNet": UNet, "DynUNet": DynUNet}
+_FACTORIES: dict[str, type[nn.Module]] = {
+    "SegResNet": SegResNet,
+    "UNet": UNet,
+    "DynUNet": DynUNet,
+    # monai >= 1.5 SwinUNETR takes no img_size; the patch must be divisible by 32 (checked by the config).
+    "SwinUNETR": SwinUNETR,
+}
 
 
 def build_network(config: SegmentationConfig) -> nn.Module:

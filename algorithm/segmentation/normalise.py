@@ -35,9 +35,20 @@ def normalise_pet(pet_suv: np.ndarray, transform: str, scale: float, clip_suv: f
 
 
 def stack_channels(ct_hu: np.ndarray, pet_suv: np.ndarray, config: SegmentationConfig) -> np.ndarray:
-    """Network input (C, z, y, x) float32, channels in ``config.channels_order``, each normalised."""
-    normalised = {
-        "CT": normalise_ct(ct_hu, config.ct_window_hu),
-        "PET": normalise_pet(pet_suv, config.pet_transform, config.pet_scale, config.pet_clip_suv),
-    }
-    return np.stack([normalised[name] for name in config.channels_order], axis=0)
+    """Network input (C, z, y, x) float32, channels in ``config.channels_order``, each normalised.
+
+    ``CT^2`` and ``cbrt(CT)`` are computed from the normalised CT (clipped to ``ct_window_hu`` and mapped
+    to [-1, 1]), so they lie in [0, 1] and [-1, 1]. ``ct_hu`` and ``pet_suv`` may be normalised in place:
+    pass copies when the raw arrays are needed again.
+    """
+    names = config.channels_order
+    normalised: dict[str, np.ndarray] = {}
+    if any(n != "PET" for n in names):
+        normalised["CT"] = normalise_ct(ct_hu, config.ct_window_hu)
+    if "CT^2" in names:
+        normalised["CT^2"] = np.square(normalised["CT"])
+    if "cbrt(CT)" in names:
+        normalised["cbrt(CT)"] = np.cbrt(normalised["CT"])
+    if "PET" in names:
+        normalised["PET"] = normalise_pet(pet_suv, config.pet_transform, config.pet_scale, config.pet_clip_suv)
+    return np.stack([normalised[name] for name in names], axis=0)

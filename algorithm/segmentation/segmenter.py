@@ -9,6 +9,7 @@ the ones the metrics see) -> paste onto the full CT grid.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -17,10 +18,12 @@ import torch
 
 from algorithm.segmentation.config import ModelError, SegmentationConfig
 from algorithm.segmentation.infer import mirror_flips, predict_probabilities
+from algorithm.segmentation.locate_net import NetworkLocator
 from algorithm.segmentation.map_back import paste_on_ct, probabilities_on_ct_block
 from algorithm.segmentation.network import load_fold
+from algorithm.segmentation.normalise import stack_channels
 from algorithm.segmentation.postprocess import remove_small_components
-from algorithm.segmentation.preprocess import preprocess
+from algorithm.segmentation.preprocess import locate_and_resample
 from hecktor.progress import peak_rss_gib, stage
 
 log = logging.getLogger(__name__)
@@ -41,14 +44,32 @@ def resolve_device(device: str = "auto") -> torch.device:
     return chosen
 
 
+#: Sub-folder of a model folder holding the members of a heterogeneous ensemble (``members/<name>/``).
+MEMBERS_DIRNAME = "members"
+
+
+@dataclass
+class Member:
+    """One member of the ensemble: its own config (architecture, input channels, patch) and fold networks."""
+
+    name: str
+    config: SegmentationConfig
+    nets: list[torch.nn.Module]
+    weight: float = 1.0
+    folds: list[int] = field(default_factory=list)
+
+
 class Segmenter:
-    """A loaded segmentation model (one network per fold) and its configuration.
+    """A loaded segmentation model (one network per fold, or several members) and its configuration.
 
     Attributes:
-        config: the parsed ``config.json``.
+        config: the parsed ``config.json`` (crop grid, locator, post-processing; the model itself when
+            the folder has no ``members``).
         device: where the networks run.
-        folds: the folds ensembled.
+        folds: the folds ensembled (of the single model, or of the first member).
         tta: whether mirror test-time augmentation is on.
+        members: the ensemble members (one, named ``""``, for a single-model folder).
+        locator: the learned locator when ``locate.method`` is ``network``.
     """
 
     def __init__(
@@ -59,6 +80,8 @@ class Segmenter:
         folds: list[int],
         tta: bool = False,
         model_dir: Path | None = None,
+        members: list[Member] | None = None,
+        locator: NetworkLocator | None = None,
     ) -> None:
         self.config = config
         self.nets = nets
@@ -66,6 +89,8 @@ class Segmenter:
         self.folds = folds
         self.tta = tta
         self.model_dir = model_dir
+        self.members = members if members else [Member("", config, nets, 1.0, folds)]
+        self.locator = locator
 
     @classmethod
     def load(
@@ -80,6 +105,7 @@ class Segmenter:
         if not model_dir.is_dir():
             raise ModelError(f"{model_dir}: segmentation model folder is missing")
         config = SegmentationConfig.load(model_dir)
+        folds_override = folds
         folds = list(config.folds if folds is None else folds)
         if not folds:
             raise ModelError(f"{model_dir}: no folds to load")
@@ -87,17 +113,28 @@ class Segmenter:
         if chosen.type == "cuda":
             torch.backends.cudnn.benchmark = False
             torch.backends.cudnn.deterministic = True
-        nets = [load_fold(model_dir, k, config, chosen) for k in folds]
-        passes = len(mirror_flips(config, tta))
-        log.info(
-            "segmentation model %s (%s, folds %s, %d pass(es) per fold) on %s",
-            model_dir,
-            config.architecture,
-            folds,
-            passes,
-            chosen,
+        members = (
+            _load_members(model_dir, config, chosen, folds_override)
+            if config.members
+            else [Member("", config, [load_fold(model_dir, k, config, chosen) for k in folds], 1.0, folds)]
         )
-        return cls(config, nets, chosen, folds, tta, model_dir)
+        locator = None
+        if config.locate.method == "network":
+            locator = NetworkLocator.load(model_dir / config.locate.network_dir, chosen)
+        for m in members:
+            log.info(
+                "segmentation model %s%s (%s, channels %s, folds %s, weight %g, %d pass(es) per fold) on %s",
+                model_dir,
+                f" member {m.name}" if m.name else "",
+                m.config.architecture,
+                m.config.channels_order,
+                m.folds,
+                m.weight,
+                len(mirror_flips(m.config, tta)),
+                chosen,
+            )
+        first = members[0]
+        return cls(config, first.nets, chosen, first.folds, tta, model_dir, members, locator)
 
     def segment(self, ct: sitk.Image, pet: sitk.Image, timings: dict[str, float] | None = None) -> sitk.Image:
         """Label image (uint8: 0 background, 1 GTVp, 2 GTVn) on exactly the CT grid.
@@ -109,10 +146,9 @@ class Segmenter:
                 ``infer``, ``map back`` and ``postprocess``.
         """
         timings = {} if timings is None else timings
-        case = preprocess(ct, pet, self.config, timings=timings)
-        with stage("infer", log, timings):
-            probs = predict_probabilities(self.nets, case.image, self.config, self.device, self.tta)
-        del case.image
+        case = locate_and_resample(ct, pet, self.config, timings=timings, locator=self.locator)
+        probs = self._ensemble_probabilities(case.ct, case.pet, timings)
+        del case.ct, case.pet
         with stage("map back", log, timings):
             region, labels = probabilities_on_ct_block(probs, case.grid, ct)
         del probs
@@ -131,3 +167,50 @@ class Segmenter:
             peak_rss_gib(),
         )
         return out
+
+    def _ensemble_probabilities(self, ct_arr: np.ndarray, pet_arr: np.ndarray, timings: dict[str, float]) -> np.ndarray:
+        """Softmax (K, z, y, x) averaged over folds and mirror passes per member, then weighted over members."""
+        if len(self.members) == 1:  # the single-model path: exactly what it always was
+            member = self.members[0]
+            with stage("normalise", log, timings):
+                image = stack_channels(ct_arr, pet_arr, member.config)
+            with stage("infer", log, timings):
+                return predict_probabilities(member.nets, image, member.config, self.device, self.tta)
+        total: np.ndarray | None = None
+        weight_sum = float(sum(m.weight for m in self.members))
+        for m in self.members:
+            if m.weight <= 0:
+                continue
+            with stage("normalise", log, timings):  # normalisation works in place: give each member copies
+                image = stack_channels(ct_arr.copy(), pet_arr.copy(), m.config)
+            with stage("infer", log, timings):
+                probs = predict_probabilities(m.nets, image, m.config, self.device, self.tta)
+            del image
+            probs *= np.float32(m.weight / weight_sum)
+            total = probs if total is None else np.add(total, probs, out=total)
+        assert total is not None
+        return total
+
+
+def _load_members(
+    model_dir: Path, config: SegmentationConfig, device: torch.device, folds: list[int] | None
+) -> list[Member]:
+    """The members named in ``config.members`` from ``model_dir/members/<name>/``, checked to share the crop grid."""
+    members: list[Member] = []
+    for name, weight in config.members.items():
+        folder = model_dir / MEMBERS_DIRNAME / name
+        if not folder.is_dir():
+            raise ModelError(f"{folder}: ensemble member {name!r} is missing")
+        sub = SegmentationConfig.load(folder)
+        for key in ("spacing_mm", "crop_size_mm", "num_classes", "target"):
+            if getattr(sub, key) != getattr(config, key):
+                raise ModelError(
+                    f"{folder}: member {name!r} has {key} {getattr(sub, key)}, the ensemble {getattr(config, key)}"
+                    " (members must share the crop grid)"
+                )
+        if sub.members:
+            raise ModelError(f"{folder}: a member cannot itself be an ensemble")
+        member_folds = list(sub.folds if folds is None else folds)
+        nets = [load_fold(folder, k, sub, device) for k in member_folds]
+        members.append(Member(name, sub, nets, float(weight), member_folds))
+    return members

@@ -25,6 +25,7 @@ import numpy as np
 import SimpleITK as sitk
 
 from algorithm.segmentation.config import SegmentationConfig
+from algorithm.segmentation.locate_net import NetworkLocator
 from algorithm.segmentation.preprocess import preprocess
 from hecktor.errors import InputError
 from hecktor.imageio import IMAGE_SUFFIXES, read_image, strip_image_suffix
@@ -43,6 +44,8 @@ PREPROCESSING_FIELDS = (
     "pet_scale",
     "pet_clip_suv",
     "locate",
+    "target",
+    "target_dilation_mm",
 )
 CACHE_VERSION = 1
 
@@ -140,15 +143,21 @@ def centre_folds(patient_ids: list[str], n_folds: int = 5, seed: int = 0) -> dic
     return folds
 
 
-def cache_key(case: TrainingCase, config: SegmentationConfig) -> str:
-    """Hash of the preprocessing settings and the input files' sizes and modification times."""
+def cache_key(case: TrainingCase, config: SegmentationConfig, locator: NetworkLocator | None = None) -> str:
+    """Hash of the preprocessing settings, the input files' sizes and modification times (and the locator's)."""
     settings = {name: config.to_dict()[name] for name in PREPROCESSING_FIELDS}
     files = [(str(p.name), p.stat().st_size, p.stat().st_mtime_ns) for p in (case.ct, case.pet, case.label)]
-    blob = json.dumps({"v": CACHE_VERSION, "settings": settings, "files": files}, sort_keys=True)
+    content: dict[str, object] = {"v": CACHE_VERSION, "settings": settings, "files": files}
+    if locator is not None and config.locate.method == "network":
+        fingerprint = [sum(float(p.detach().sum()) for p in net.parameters()) for net in locator.nets]
+        content["locator"] = [locator.config.to_dict(), fingerprint]
+    blob = json.dumps(content, sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
-def cache_case(case: TrainingCase, config: SegmentationConfig, cache_dir: Path) -> Path:
+def cache_case(
+    case: TrainingCase, config: SegmentationConfig, cache_dir: Path, locator: NetworkLocator | None = None
+) -> Path:
     """Preprocess ``case`` into ``cache_dir`` unless up-to-date files are there; the path of its ``.json``.
 
     Raises:
@@ -156,7 +165,7 @@ def cache_case(case: TrainingCase, config: SegmentationConfig, cache_dir: Path) 
     """
     cache_dir = Path(cache_dir)
     meta_path = cache_dir / f"{case.patient_id}.json"
-    key = cache_key(case, config)
+    key = cache_key(case, config, locator)
     if meta_path.is_file():
         try:
             meta = json.loads(meta_path.read_text())
@@ -171,11 +180,13 @@ def cache_case(case: TrainingCase, config: SegmentationConfig, cache_dir: Path) 
     truth = sitk.GetArrayViewFromImage(label)
     if truth.min() < 0 or truth.max() > 2:
         raise InputError(case.label, f"label values outside {{0, 1, 2}} (range {truth.min()}..{truth.max()})")
-    pre = preprocess(ct, pet, config, label=label)
+    pre = preprocess(ct, pet, config, label=label, locator=locator)
     assert pre.label is not None
     truth_mm3 = np.bincount(truth.ravel().astype(np.int64), minlength=3)[1:3] * np.prod(label.GetSpacing())
     crop_mm3 = np.bincount(pre.label.ravel(), minlength=3)[1:3] * np.prod(pre.grid.spacing)
     coverage = np.where(truth_mm3 > 0, crop_mm3 / np.maximum(truth_mm3, 1e-9), 1.0)
+    if config.target == "region":  # a dilated 0/1 mask: coverage per class is meaningless
+        coverage = np.ones(2)
     if np.any(coverage < 0.95):
         log.warning("%s: the crop holds only %s of GTVp/GTVn volume", case.patient_id, np.round(coverage, 2).tolist())
     cache_dir.mkdir(parents=True, exist_ok=True)
@@ -197,7 +208,9 @@ def cache_case(case: TrainingCase, config: SegmentationConfig, cache_dir: Path) 
     return meta_path
 
 
-def build_cache(cases: list[TrainingCase], config: SegmentationConfig, cache_dir: Path) -> dict[str, Path]:
+def build_cache(
+    cases: list[TrainingCase], config: SegmentationConfig, cache_dir: Path, locator: NetworkLocator | None = None
+) -> dict[str, Path]:
     """Preprocess every case (with progress lines); patient ID -> cache file.
 
     The per-stage lines of the preprocessing are silenced here (warnings still show), so that a
@@ -209,7 +222,7 @@ def build_cache(cases: list[TrainingCase], config: SegmentationConfig, cache_dir
     stages.setLevel(max(level, logging.WARNING))
     try:
         for case in progress(cases, "preprocessing", log):
-            paths[case.patient_id] = cache_case(case, config, cache_dir)
+            paths[case.patient_id] = cache_case(case, config, cache_dir, locator)
     finally:
         stages.setLevel(level)
     return paths

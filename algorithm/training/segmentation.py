@@ -26,7 +26,8 @@ from typing import Any
 
 import torch
 
-from algorithm.segmentation.config import FOLD_FILENAME, SegmentationConfig
+from algorithm.segmentation.config import CONFIG_FILENAME, FOLD_FILENAME, ModelError, SegmentationConfig
+from algorithm.segmentation.locate_net import NetworkLocator
 from algorithm.segmentation.segmenter import resolve_device
 from algorithm.training.seg_data import build_cache, centre_folds, find_cases, load_cached
 from algorithm.training.seg_loop import TrainSettings, train_fold
@@ -50,7 +51,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--data", type=Path, required=True, help="dataset root or its 'Task 1' folder")
     p.add_argument("--out", type=Path, required=True, help="model folder to write (config.json, fold_<k>.pt)")
     p.add_argument(
-        "--config", type=Path, default=DEFAULT_CONFIG, help="segmentation config JSON (default: %(default)s)"
+        "--config",
+        default=str(DEFAULT_CONFIG),
+        help="segmentation config: a JSON path, or the name of a bundled one in algorithm/segmentation/configs"
+        " (e.g. paper_swinunetr_1mm, sjtu_coarse_to_fine/locator) (default: %(default)s)",
+    )
+    p.add_argument(
+        "--locator",
+        type=Path,
+        default=None,
+        help="trained locator folder, for a config with locate.method 'network' (crops training cases like inference)",
     )
     p.add_argument("--cache", type=Path, default=None, help="preprocessing cache folder (default: OUT/cache)")
     p.add_argument("--folds", type=int, nargs="+", default=None, help="folds to train (default: all)")
@@ -80,6 +90,23 @@ def settings_from(config: SegmentationConfig, args: argparse.Namespace) -> Train
     return dataclasses.replace(settings, **{k: v for k, v in overrides.items() if v is not None})
 
 
+def resolve_config(name: str | Path) -> Path:
+    """A config file from a path, or from the name of a bundled config (``configs/<name>[.json]``).
+
+    Raises:
+        ModelError: neither exists (the bundled names are listed).
+    """
+    path = Path(name)
+    candidates = [path, CONFIG_DIR / path, CONFIG_DIR / f"{path}.json"]
+    for candidate in candidates:
+        if candidate.is_file():
+            return candidate
+        if candidate.is_dir() and (candidate / CONFIG_FILENAME).is_file():
+            return candidate / CONFIG_FILENAME
+    bundled = sorted(str(p.relative_to(CONFIG_DIR).with_suffix("")) for p in CONFIG_DIR.rglob("*.json"))
+    raise ModelError(f"segmentation config {str(name)!r} not found; bundled configs: {', '.join(bundled)}")
+
+
 def run(args: argparse.Namespace) -> int:
     """Train the requested folds; 0 on success, 2 on unusable data or config (one-line reason logged)."""
     try:
@@ -93,7 +120,12 @@ def _train(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     if args.threads:
         torch.set_num_threads(args.threads)
-    config = SegmentationConfig.load(args.config)
+    config = SegmentationConfig.load(resolve_config(args.config))
+    if config.members:
+        raise HecktorError(
+            "this config describes an ensemble: train each member config (and the locator) on its own, then"
+            " assemble the model folder (config.json, members/<name>/, locator/)"
+        )
     settings = settings_from(config, args)
     device = resolve_device(args.device)
     out: Path = args.out
@@ -109,7 +141,13 @@ def _train(args: argparse.Namespace) -> int:
     if bad:
         raise HecktorError(f"folds {bad} out of range 0..{settings.n_folds - 1}")
 
-    paths = build_cache(cases, config, cache_dir)
+    locator = None
+    if config.locate.method == "network":
+        if args.locator is None:
+            log.warning("locate.method is 'network' but no --locator given: training crops use the PET heuristic")
+        else:
+            locator = NetworkLocator.load(args.locator, device)
+    paths = build_cache(cases, config, cache_dir, locator)
     cached = {pid: load_cached(pid, path) for pid, path in paths.items()}
     config.training = dataclasses.asdict(settings)
     summaries: list[dict[str, Any]] = []
