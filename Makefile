@@ -1,5 +1,5 @@
 # HECKTOR container kit. `make demo` sets up and runs the whole job on the bundled examples;
-# `make test` sets up and runs the test suite. See README.md.
+# `make test` sets up and runs the test suite; `make build` builds both container images. See README.md.
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
@@ -7,12 +7,23 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 DEMO_OUT ?= demo_output
 
-.PHONY: setup test lint format demo clean help
+.PHONY: setup test lint format demo clean help \
+	build build-algorithm build-evaluation build-phases base-image wheelhouse check-engine \
+	test-containers save save-evaluation save-phases save-model clean-containers
 
 help:
-	@echo "make setup   create $(VENV) and install pinned dependencies"
-	@echo "make demo    run the algorithm on ground_truth_examples, score it, print the metrics"
-	@echo "make test    lint and run the test suite"
+	@echo "make setup            create $(VENV) and install pinned dependencies"
+	@echo "make demo             run the algorithm on ground_truth_examples, score it, print the metrics"
+	@echo "make test             lint and run the test suite (container tests too, once images are built)"
+	@echo "make build            build the algorithm and evaluation images ($(ALGORITHM_IMAGE), $(EVALUATION_IMAGE))"
+	@echo "                      TASK=1|2|3|all (one image per phase), MODE=invoke|exec, BASE=auto|public|local"
+	@echo "make build-phases     build $(ALGORITHM_REPO):task1, :task2, :task3 (they share every heavy layer)"
+	@echo "make test-containers  run the images as Grand Challenge does (no network, read-only, non-root)"
+	@echo "make save             write build/<algorithm image>.tar.gz for upload (save-phases: one per phase;"
+	@echo "                      save-evaluation: the evaluation image; save-model: build/model.tar.gz)"
+	@echo "make wheelhouse       download the pinned wheels to $(WHEELHOUSE) (the image builds are offline)"
+	@echo "make base-image       build $(LOCAL_BASE_IMAGE) with debootstrap (BASE=local, no registry needed)"
+	@echo "engine: $(or $(ENGINE_CMD),none found)"
 
 $(STAMP): requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -25,11 +36,13 @@ setup: $(STAMP)
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/hadolint docker/*.Dockerfile
 
 format: $(STAMP)
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
+# The container tests (test/containers) run when the images exist and skip with a reason otherwise.
 test: lint
 	$(PY) -m pytest -q
 
@@ -38,3 +51,136 @@ demo: $(STAMP)
 
 clean:
 	rm -rf $(DEMO_OUT) .pytest_cache .ruff_cache
+
+# ---- Containers ------------------------------------------------------------------------------------
+# ENGINE: docker when a Docker daemon answers, else podman. For podman we add `--runtime runc` when runc
+# is installed and CONTAINERS_CONF=docker/containers.conf (default_ulimits = []): on hosts where crun
+# cannot set rlimits or rejects a hybrid cgroup layout these two make podman work. Override either:
+# `make build ENGINE=docker`, `make build PODMAN_RUNTIME=` (podman's default runtime).
+ifeq ($(origin ENGINE),undefined)
+ENGINE := $(shell if timeout 20 docker info >/dev/null 2>&1; then echo docker; \
+	elif command -v podman >/dev/null 2>&1; then echo podman; fi)
+endif
+ifeq ($(ENGINE),podman)
+PODMAN_RUNTIME ?= $(if $(shell command -v runc 2>/dev/null),runc)
+ENGINE_CMD := podman$(if $(PODMAN_RUNTIME), --runtime $(PODMAN_RUNTIME))
+export CONTAINERS_CONF ?= $(CURDIR)/docker/containers.conf
+else
+ENGINE_CMD := $(ENGINE)
+export DOCKER_BUILDKIT := 1
+endif
+
+# BASE=public: the Dockerfiles' own bases (pytorch/pytorch:2.13.0-cuda12.6-cudnn9-runtime, python:3.11-slim),
+# pulled from Docker Hub: what you upload. BASE=local: a Debian 12 base built here by debootstrap
+# (docker/build_base.sh), for machines that reach no container registry (CI); its algorithm image has CPU-only
+# torch: never upload it. BASE=auto (default): public when it can be pulled, else local, with a warning.
+BASE ?= auto
+LOCAL_BASE_IMAGE ?= localhost/hecktor-base:bookworm
+ifeq ($(filter $(BASE),public local auto),)
+$(error BASE must be public, local or auto, not '$(BASE)')
+endif
+BASE_ARG = $$(BASE=$(BASE) ENGINE="$(ENGINE_CMD)" LOCAL_BASE_IMAGE=$(LOCAL_BASE_IMAGE) docker/resolve_base.sh $(1))
+BUILD_HINT := $(if $(filter public,$(BASE)),|| { echo "hint: no registry here? build with BASE=local" >&2; exit 1; })
+
+# TASK selects the phase whose outputs the algorithm image writes; MODE its default (invoke or exec).
+TASK ?= all
+MODE ?= invoke
+comma := ,
+ALGORITHM_REPO ?= hecktor-algorithm
+MODE_SUFFIX := $(if $(filter exec,$(MODE)),-exec)
+ALGORITHM_TAG ?= $(if $(filter all,$(TASK)),latest,task$(subst $(comma),-,$(TASK)))$(MODE_SUFFIX)
+ALGORITHM_IMAGE ?= $(ALGORITHM_REPO):$(ALGORITHM_TAG)
+EVALUATION_IMAGE ?= hecktor-evaluation:latest
+# Offline builds (the wheelhouse is mounted), amd64 only (Grand Challenge's machines); podman builds Docker's
+# image format, whose SHELL instruction the OCI format lacks.
+BUILD_FLAGS ?= --network none --platform linux/amd64 $(if $(filter podman,$(ENGINE)),--format docker)
+
+# What the container tests use (they also run from a plain `pytest` when these are set).
+export HECKTOR_ENGINE := $(ENGINE_CMD)
+export HECKTOR_ALGORITHM_IMAGE := $(ALGORITHM_REPO):latest
+export HECKTOR_EVALUATION_IMAGE := $(EVALUATION_IMAGE)
+
+# Wheels for Python 3.11 on x86-64 Linux (the bases' Python), whatever the host runs. On a host with
+# plain PyPI, pass an index that has torch's CPU wheel, e.g. PIP_DOWNLOAD_ARGS="--extra-index-url URL",
+# or pip takes the multi-GB CUDA build (the pytorch base never installs it: its own torch satisfies the pin).
+WHEELHOUSE := build/wheelhouse
+WHEEL_PYTHON ?= 3.11
+WHEEL_PLATFORMS ?= manylinux2014_x86_64 manylinux_2_17_x86_64 manylinux_2_24_x86_64 manylinux_2_27_x86_64 \
+	manylinux_2_28_x86_64
+PIP_DOWNLOAD_ARGS ?=
+
+check-engine:
+	@test -n "$(ENGINE_CMD)" || { echo "error: no container engine found: install docker (with a running daemon) or" \
+		"podman, e.g. apt-get install -y --no-install-recommends podman runc debootstrap" >&2; exit 1; }
+
+$(WHEELHOUSE)/.complete: requirements.txt docker/requirements-evaluation.txt
+	rm -rf $(WHEELHOUSE) && mkdir -p $(WHEELHOUSE)
+	$(PYTHON) -m pip download --quiet --dest $(WHEELHOUSE) --only-binary=:all: --implementation cp \
+		--python-version $(WHEEL_PYTHON) $(addprefix --platform ,$(WHEEL_PLATFORMS)) $(PIP_DOWNLOAD_ARGS) \
+		--requirement requirements.txt --requirement docker/requirements-evaluation.txt \
+		2> >(grep -v "is ignored: it is neither a file nor a directory" >&2)
+	touch $@
+	@du -sh $(WHEELHOUSE)
+
+wheelhouse: $(WHEELHOUSE)/.complete
+
+# Built once and kept (delete it with `$(ENGINE) rmi $(LOCAL_BASE_IMAGE)` to rebuild).
+base-image: check-engine
+	@$(ENGINE_CMD) image inspect $(LOCAL_BASE_IMAGE) >/dev/null 2>&1 \
+		&& echo "$(LOCAL_BASE_IMAGE) is present" \
+		|| ENGINE="$(ENGINE_CMD)" docker/build_base.sh $(LOCAL_BASE_IMAGE)
+
+# The engine's layer cache makes a rebuild after a source-only change take seconds.
+build-algorithm: check-engine wheelhouse
+	@echo "building $(ALGORITHM_IMAGE): TASK=$(TASK) MODE=$(MODE) BASE=$(BASE)"
+	base_arg=$(call BASE_ARG,docker/algorithm.Dockerfile) && \
+	$(ENGINE_CMD) build $(BUILD_FLAGS) $$base_arg --build-arg TASK=$(TASK) --target $(MODE) \
+		--file docker/algorithm.Dockerfile --tag $(ALGORITHM_IMAGE) . $(BUILD_HINT)
+
+build-evaluation: check-engine wheelhouse
+	@echo "building $(EVALUATION_IMAGE): BASE=$(BASE)"
+	base_arg=$(call BASE_ARG,docker/evaluation.Dockerfile) && \
+	$(ENGINE_CMD) build $(BUILD_FLAGS) $$base_arg --file docker/evaluation.Dockerfile --tag $(EVALUATION_IMAGE) . \
+		$(BUILD_HINT)
+
+build: build-algorithm build-evaluation
+
+build-phases: check-engine wheelhouse
+	@for task in 1 2 3; do $(MAKE) --no-print-directory build-algorithm TASK=$$task || exit 1; done
+
+test-containers: $(STAMP)
+	$(PY) -m pytest -q -m container test/containers
+
+# One gzip'd docker-archive per image, the file Grand Challenge takes for upload.
+SAVE_CMD = $(ENGINE_CMD) save $(if $(filter podman,$(ENGINE)),--format docker-archive)
+define save_image
+	@set -o pipefail; out=build/$$(echo "$(1)" | tr ':/' '--').tar.gz; mkdir -p build; \
+	base=$$($(ENGINE_CMD) image inspect --format '{{ index .Config.Labels "org.hecktor.base-image" }}' $(1)); \
+	echo "saving $(1) -> $$out ..."; \
+	$(SAVE_CMD) $(1) | gzip -1 > $$out.part && mv $$out.part $$out; \
+	echo "$$out: $$(du -h $$out | cut -f1)"; \
+	if [[ "$(1)" == $(ALGORITHM_REPO):* && "$$base" == "$(LOCAL_BASE_IMAGE)" ]]; then echo "warning: $(1) was" \
+		"built on $$base (BASE=local): CPU-only torch, useless on Grand Challenge's GPUs; build with BASE=public" >&2; fi
+endef
+
+save: build-algorithm
+	$(call save_image,$(ALGORITHM_IMAGE))
+
+save-evaluation: build-evaluation
+	$(call save_image,$(EVALUATION_IMAGE))
+
+save-phases: build-phases
+	$(call save_image,$(ALGORITHM_REPO):task1$(MODE_SUFFIX))
+	$(call save_image,$(ALGORITHM_REPO):task2$(MODE_SUFFIX))
+	$(call save_image,$(ALGORITHM_REPO):task3$(MODE_SUFFIX))
+
+# The weights alone, for Grand Challenge's separate model upload (unpacked to /opt/ml/model/ in the container).
+save-model:
+	@mkdir -p build && tar -C algorithm/resources/model -czf build/model.tar.gz --exclude cache --exclude '*.log' .
+	@echo "build/model.tar.gz: $$(du -h build/model.tar.gz | cut -f1)"
+
+# Removes this kit's images (the local base included), the wheelhouse and saved archives.
+clean-containers:
+	-$(ENGINE_CMD) rmi --force $$($(ENGINE_CMD) images --format '{{.Repository}}:{{.Tag}}' \
+		| grep -E '(^|/)(hecktor-algorithm|hecktor-evaluation|hecktor-base):') 2>/dev/null
+	rm -rf $(WHEELHOUSE) build/*.tar.gz build/base-rootfs*

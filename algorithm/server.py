@@ -1,0 +1,50 @@
+"""``python -m algorithm serve``: the algorithm behind Grand Challenge's invoke API.
+
+The models load once, at start-up (:class:`algorithm.pipeline.Algorithm`'s constructor), in the
+background; each ``POST /invoke`` then processes the case staged in ``/input`` into ``/output``. The
+HTTP shell is :mod:`hecktor.serving`, shared with any other image. Tasks, model folder and device
+come from the same flags and ``HECKTOR_*`` variables as ``python -m algorithm run``.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from hecktor.serving import Handler, add_server_arguments, serve
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the ``serve`` subcommand to the algorithm's command line."""
+    from algorithm.cli import _add_model_options
+
+    parser = subparsers.add_parser("serve", help="serve Grand Challenge's invoke API (GET /health, POST /invoke)")
+    add_server_arguments(parser)
+    _add_model_options(parser)
+    parser.set_defaults(func=_cmd_serve)
+
+
+def _cmd_serve(args: argparse.Namespace) -> int:
+    from algorithm.pipeline import parse_tasks
+
+    tasks = parse_tasks(args.tasks)  # a bad HECKTOR_TASKS fails here, before the server starts
+
+    def load() -> Handler:
+        from algorithm.pipeline import Algorithm
+
+        algorithm = Algorithm(tasks, model_dir=args.model_dir, device=args.device, tta=args.tta)
+
+        def handle(input_dir: Path, output_dir: Path) -> dict[str, object]:
+            result = algorithm.run(input_dir, output_dir)
+            return {"outputs": sorted(str(p) for p in result.outputs.values()), "fallbacks": list(result.fallbacks)}
+
+        return handle
+
+    return serve(
+        load,
+        name=f"algorithm (tasks {','.join(map(str, sorted(tasks)))})",
+        host=args.host,
+        port=args.port,
+        input_dir=args.input,
+        output_dir=args.output,
+    )

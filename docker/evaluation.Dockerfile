@@ -1,0 +1,43 @@
+# HECKTOR evaluation image (one image scores any phase). Build context: the repository root; `make build`.
+#
+#   docker build -f docker/evaluation.Dockerfile .
+#
+# Grand Challenge runs an evaluation method once per submission, in exec mode: the container reads
+# /input/predictions.json and the job outputs beside it, the ground truth unpacked read-only at
+# /opt/ml/input/data/ground_truth/, writes /output/metrics.json and exits. No torch, no MONAI.
+# BASE_IMAGE: Grand Challenge's template base; `make base-image` builds a Debian 12 stand-in (BASE=local).
+# Python packages come from build/wheelhouse (`make wheelhouse`), mounted for the install step only.
+ARG BASE_IMAGE=docker.io/library/python:3.11-slim
+
+FROM ${BASE_IMAGE}
+SHELL ["/bin/bash", "-o", "pipefail", "-c"]
+
+RUN if id -nu 1000 >/dev/null 2>&1; then userdel "$(id -nu 1000)"; fi \
+    && if getent group 1000 >/dev/null; then groupdel "$(getent group 1000 | cut -d: -f1)"; fi \
+    && groupadd --gid 1000 user \
+    && useradd --uid 1000 --gid 1000 --create-home --no-log-init --shell /bin/bash user
+
+ENV VIRTUAL_ENV=/opt/venv \
+    PATH=/opt/venv/bin:$PATH \
+    PYTHONUNBUFFERED=1 \
+    PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONPATH=/opt/app \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    MPLCONFIGDIR=/tmp/matplotlib \
+    XDG_CACHE_HOME=/tmp/.cache
+
+WORKDIR /opt/app
+COPY docker/requirements-evaluation.txt /opt/app/requirements.txt
+RUN --mount=type=bind,source=build/wheelhouse,target=/wheels \
+    python3 -m venv /opt/venv \
+    && python -m pip install --no-cache-dir --no-index --find-links /wheels --requirement /opt/app/requirements.txt
+
+COPY hecktor /opt/app/hecktor
+COPY evaluation /opt/app/evaluation
+RUN python -m compileall -q /opt/app/hecktor /opt/app/evaluation
+
+# The uid of the user created above (numeric, so any runtime resolves it).
+USER 1000:1000
+ARG BASE_IMAGE
+LABEL org.hecktor.base-image="${BASE_IMAGE}"
+ENTRYPOINT ["python", "-m", "evaluation"]
