@@ -61,6 +61,10 @@ class ModelError(HecktorError):
     """The model folder, its configuration or its weights are missing or unusable."""
 
 
+#: Keys every config must state: the recipe that defines a trained model is never taken from defaults.
+REQUIRED_KEYS: tuple[str, ...] = ("version", "architecture", "spacing_mm", "patch_size", "crop_size_mm")
+
+
 @dataclass
 class SegmentationConfig:
     """Everything inference (and the shared preprocessing) needs to know about a trained model.
@@ -190,6 +194,9 @@ class SegmentationConfig:
         unknown = sorted(set(data) - known)
         if unknown:
             raise ModelError(f"unknown segmentation config keys: {', '.join(unknown)}")
+        missing = [key for key in REQUIRED_KEYS if key not in data]
+        if missing:  # a model's recipe is never silently replaced by defaults
+            raise ModelError(f"segmentation config lacks required keys: {', '.join(missing)}")
         return cls(**data)
 
     @classmethod

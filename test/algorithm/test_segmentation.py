@@ -292,3 +292,11 @@ def test_bundled_model_output_does_not_depend_on_storage_order(
     back = sitk.GetArrayFromImage(flipped)[:, :, ::-1]  # undo the x storage flip (array axis 2)
     assert np.mean(back == plain) > 0.999
     assert dice(back == 1, plain == 1) > 0.95
+
+
+def test_config_without_its_recipe_is_refused(tmp_path):
+    (tmp_path / "config.json").write_text("{}")
+    with pytest.raises(
+        ModelError, match=r"config\.json: segmentation config lacks required keys: version, architecture"
+    ):
+        SegmentationConfig.load(tmp_path)
