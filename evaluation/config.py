@@ -61,6 +61,10 @@ class Conventions:
         """The conventions as a JSON-ready dict (stable keys, written to ``metrics.json``)."""
         return asdict(self)
 
+    def bootstrap(self) -> dict[str, Any]:
+        """The bootstrap settings as keyword arguments of :func:`evaluation.fallbacks.confidence_interval`."""
+        return {"resamples": self.bootstrap_resamples, "seed": self.seed, "level": self.ci_level}
+
 
 def resolve_workers(requested: int | None, environ: Mapping[str, str] | None = None) -> tuple[int, str]:
     """Number of worker processes and where it came from.

@@ -9,12 +9,18 @@ from __future__ import annotations
 
 import json
 import math
+from collections import defaultdict
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from evaluation import __version__
+from evaluation.fallbacks import CHANCE, finite_or
 from evaluation.problems import Problem, sorted_problems
+from hecktor.patients import centre_of
 
 METRICS_JSON = "metrics.json"
 
@@ -94,3 +100,41 @@ def _check_no_non_finite(value: Any, where: str) -> None:
     elif isinstance(value, list):
         for i, v in enumerate(value):
             _check_no_non_finite(v, f"{where}[{i}]")
+
+
+def centre_groups(patients: Sequence[str]) -> list[tuple[str, np.ndarray]]:
+    """The patients' positions grouped by centre (PatientID prefix), sorted by centre."""
+    groups: dict[str, list[int]] = defaultdict(list)
+    for i, pid in enumerate(patients):
+        groups[centre_of(pid)].append(i)
+    return [(centre, np.asarray(idx)) for centre, idx in sorted(groups.items())]
+
+
+def score_centres(
+    score: TaskScore,
+    patients: Sequence[str],
+    statistic: Callable[[np.ndarray], float | None],
+    *,
+    key: str,
+    why: str,
+) -> None:
+    """``score.by_centre[centre]``: ``key`` = ``statistic(positions)`` (chance when undefined) and the case count."""
+    for centre, idx in centre_groups(patients):
+        score.by_centre[centre] = {
+            key: finite_or(
+                statistic(idx), CHANCE, key=key, task=score.task, problems=score.problems, why=why, centre=centre
+            ),
+            f"task{score.task}_n_cases": len(idx),
+        }
+
+
+def row_head(task: int, pid: str, center_id: str | None, job_pk: str | None, status: str) -> dict[str, Any]:
+    """The keys every per-case result row starts with: task, IDs, centre, job and prediction status."""
+    return {
+        "task": task,
+        "PatientID": pid,
+        "CenterID": center_id,
+        "centre": centre_of(pid),
+        "job_pk": job_pk,
+        "prediction_status": status,
+    }

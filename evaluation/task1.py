@@ -28,7 +28,7 @@ from evaluation.metrics.lesions import DetectionCounts, f1_from_counts
 from evaluation.metrics.overlap import aggregated_dice, dice_with_convention
 from evaluation.parallel import map_cases
 from evaluation.problems import Problem
-from evaluation.results import TaskScore
+from evaluation.results import TaskScore, row_head
 from evaluation.segmentation import (
     GTVN,
     GTVP,
@@ -83,14 +83,7 @@ def _score_as_empty(case: SegmentationCase, reason: str) -> SegmentationResult:
 
 def case_row(result: SegmentationResult, conventions: Conventions, center_id: str | None) -> dict[str, Any]:
     """The per-case entry of ``metrics.json["results"]`` (keys documented in docs/evaluation.md)."""
-    row: dict[str, Any] = {
-        "task": TASK,
-        "PatientID": result.patient_id,
-        "CenterID": center_id,
-        "centre": centre_of(result.patient_id),
-        "job_pk": result.job_pk,
-        "prediction_status": result.status,
-    }
+    row = row_head(TASK, result.patient_id, center_id, result.job_pk, result.status)
     overlaps = result.overlaps or {}
     for label, name in LABEL_NAMES.items():
         o = overlaps.get(label)

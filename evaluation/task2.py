@@ -15,7 +15,6 @@ Otherwise the key is absent: it is never a ranking column by default.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Mapping
 from typing import Any
 
@@ -27,10 +26,9 @@ from evaluation.ground_truth import GroundTruth
 from evaluation.metrics.brier import default_times, integrated_brier_score, survival_at
 from evaluation.metrics.concordance import harrell_cindex
 from evaluation.problems import Problem
-from evaluation.results import TaskScore
+from evaluation.results import TaskScore, row_head, score_centres
 from evaluation.submission import MISSING, CaseSubmission
 from evaluation.values import interpret_curve, interpret_risk
-from hecktor.patients import centre_of
 
 TASK = 2
 
@@ -66,15 +64,8 @@ def run_task2(
             else:
                 risk[i] = float(parsed.value)
         curves.append(_curve_of(sub, score.problems) if status == "ok" else None)
-        row: dict[str, Any] = {
-            "task": TASK,
-            "PatientID": pid,
-            "CenterID": gt.center_id(pid),
-            "centre": centre_of(pid),
-            "job_pk": sub.job_pk,
-            "prediction_status": status,
-            "risk": None if np.isnan(risk[i]) else float(risk[i]),
-        }
+        row = row_head(TASK, pid, gt.center_id(pid), sub.job_pk, status)
+        row["risk"] = None if np.isnan(risk[i]) else float(risk[i])
         if include_truth:
             row["RFS"] = float(time[i])
             row["Relapse"] = int(event[i])
@@ -82,24 +73,13 @@ def run_task2(
 
     score.aggregates = aggregate_task2(time, event, risk, conventions, score.problems)
     score.aggregates.update(aggregate_brier(time, event, curves, score.problems))
-    groups: dict[str, list[int]] = defaultdict(list)
-    for i, pid in enumerate(patients):
-        groups[centre_of(pid)].append(i)
-    for centre, idx in sorted(groups.items()):
-        sel = np.asarray(idx)
-        result = harrell_cindex(time[sel], event[sel], risk[sel])
-        score.by_centre[centre] = {
-            "c_index": finite_or(
-                result.cindex,
-                CHANCE,
-                key="c_index",
-                task=TASK,
-                problems=score.problems,
-                why="no comparable pair",
-                centre=centre,
-            ),
-            "task2_n_cases": len(idx),
-        }
+    score_centres(
+        score,
+        patients,
+        lambda sel: harrell_cindex(time[sel], event[sel], risk[sel]).cindex,
+        key="c_index",
+        why="no comparable pair",
+    )
     score.extras = {"patients": patients, "time": time, "event": event, "risk": risk}
     return score
 
@@ -126,10 +106,8 @@ def aggregate_task2(
         c_index,
         key="c_index",
         task=TASK,
-        resamples=conventions.bootstrap_resamples,
-        seed=conventions.seed,
-        level=conventions.ci_level,
         problems=problems,
+        **conventions.bootstrap(),
     )
     return {
         "c_index": c_index,

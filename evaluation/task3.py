@@ -12,7 +12,6 @@ Patients enter Task 3 when ``HPV Status`` is known in the ground truth.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Mapping
 from typing import Any
 
@@ -23,10 +22,9 @@ from evaluation.fallbacks import CHANCE, WORST, confidence_interval, finite_or
 from evaluation.ground_truth import GroundTruth
 from evaluation.metrics.classification import binary_metrics
 from evaluation.problems import Problem
-from evaluation.results import TaskScore
+from evaluation.results import TaskScore, row_head, score_centres
 from evaluation.submission import MISSING, CaseSubmission
 from evaluation.values import interpret_hpv, interpret_probability
-from hecktor.patients import centre_of
 
 TASK = 3
 
@@ -64,39 +62,22 @@ def run_task3(
                 if prob.value is not None:
                     probability[i] = float(prob.value)
         predicted.append(call)
-        row: dict[str, Any] = {
-            "task": TASK,
-            "PatientID": pid,
-            "CenterID": gt.center_id(pid),
-            "centre": centre_of(pid),
-            "job_pk": sub.job_pk,
-            "prediction_status": status,
-            "hpv_predicted": call,
-            "hpv_probability": None if np.isnan(probability[i]) else float(probability[i]),
-        }
+        row = row_head(TASK, pid, gt.center_id(pid), sub.job_pk, status)
+        row["hpv_predicted"] = call
+        row["hpv_probability"] = None if np.isnan(probability[i]) else float(probability[i])
         if include_truth:
             row["HPV Status"] = int(truth[i])
         score.rows.append(row)
 
     has_probability = bool(np.any(np.isfinite(probability)))
     score.aggregates = aggregate_task3(truth, predicted, probability if has_probability else None, conventions, score)
-    groups: dict[str, list[int]] = defaultdict(list)
-    for i, pid in enumerate(patients):
-        groups[centre_of(pid)].append(i)
-    for centre, idx in sorted(groups.items()):
-        result = binary_metrics(truth[idx], [predicted[i] for i in idx], None)
-        score.by_centre[centre] = {
-            "balanced_accuracy": finite_or(
-                result.balanced_accuracy,
-                CHANCE,
-                key="balanced_accuracy",
-                task=TASK,
-                problems=score.problems,
-                why="one class absent",
-                centre=centre,
-            ),
-            "task3_n_cases": len(idx),
-        }
+    score_centres(
+        score,
+        patients,
+        lambda idx: binary_metrics(truth[idx], [predicted[i] for i in idx], None).balanced_accuracy,
+        key="balanced_accuracy",
+        why="one class absent",
+    )
     score.extras = {"patients": patients, "truth": truth, "predicted": predicted, "probability": probability}
     return score
 
@@ -137,10 +118,8 @@ def aggregate_task3(
         balanced,
         key="balanced_accuracy",
         task=TASK,
-        resamples=conventions.bootstrap_resamples,
-        seed=conventions.seed,
-        level=conventions.ci_level,
         problems=problems,
+        **conventions.bootstrap(),
     )
     return {
         "balanced_accuracy": balanced,

@@ -21,7 +21,6 @@ import logging
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +32,7 @@ from torch import nn
 from algorithm.features import CLINICAL_FEATURE_NAMES
 from algorithm.segmentation.normalise import normalise_ct, normalise_pet
 from algorithm.segmentation.resample import array_on
-from algorithm.tabular import Imputer, Scaler, design_row, write_model_json
+from algorithm.tabular import Imputer, Scaler, created_stamp, design_row, write_model_json
 from hecktor.clinical import ClinicalRecord
 from hecktor.geometry import Grid
 
@@ -154,7 +153,7 @@ class CnnHPVModel:
             "format": FORMAT,
             "format_version": FORMAT_VERSION,
             "kind": "cnn",
-            "created": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "created": created_stamp(),
             "encoder": self.encoder,
             "architecture": {"embed": self.embed, "hidden": self.hidden, "in_channels": ["CT", "PET"]},
             "crop": {"size_mm": self.crop_mm, "spacing_mm": self.spacing_mm, "centre": "GTVp centroid"},

@@ -31,7 +31,6 @@ import math
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -41,16 +40,19 @@ from sklearn.calibration import CalibratedClassifierCV
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold
 
-from algorithm.features import CLINICAL_FEATURE_NAMES
 from algorithm.tabular import (
     Imputer,
     ModelFileError,
     Scaler,
     apply_log1p,
+    created_stamp,
     design_row,
-    log1p_names,
+    fit_preprocessing,
+    imaging_names,
+    main_and_clinical_inputs,
     read_model_json,
-    usable_columns,
+    rows_without_imaging,
+    take_columns,
     write_model_json,
 )
 from algorithm.tabular.cv import balanced_accuracy, make_folds
@@ -199,10 +201,7 @@ def fit_classifier(
     """
     names = list(names)
     y = np.asarray(y, dtype=int)
-    logs = log1p_names(names)
-    x = apply_log1p(x, names, logs)
-    imputer = Imputer.fit(x, names)
-    scaler = Scaler.fit(imputer.transform(x))
+    x, logs, imputer, scaler = fit_preprocessing(x, names)
     z = scaler.transform(imputer.transform(x))
     n_min = int(min((y == 1).sum(), (y == 0).sum()))
     if not names or n_min < 2:
@@ -294,7 +293,7 @@ class HPVModel:
 
     @property
     def imaging_names(self) -> list[str]:
-        return [n for n in self.main.feature_names if n not in CLINICAL_FEATURE_NAMES]
+        return imaging_names(self.main.feature_names)
 
     def uses_fallback(self, features: Mapping[str, float] | None) -> bool:
         """True when the clinical-only fallback would be used for these imaging features."""
@@ -321,27 +320,20 @@ class HPVModel:
 
     def predict_table(self, x: np.ndarray, names: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
         """(decisions, probabilities) for rows of ``x`` with columns ``names`` (a superset of the inputs)."""
-        col = {n: i for i, n in enumerate(names)}
-
-        def take(wanted: Sequence[str]) -> np.ndarray:
-            return np.column_stack([x[:, col[n]] if n in col else np.full(len(x), np.nan) for n in wanted])
-
-        xm = take(self.main.feature_names)
+        xm = take_columns(x, names, self.main.feature_names)
         p = self.main.predict_proba(xm)
         t = np.full(len(x), self.main.threshold)
-        imaging = [i for i, n in enumerate(self.main.feature_names) if n not in CLINICAL_FEATURE_NAMES]
-        if imaging:
-            fb = ~np.isfinite(xm[:, imaging]).any(axis=1)
-            if fb.any():
-                p[fb] = self.fallback.predict_proba(take(self.fallback.feature_names)[fb])
-                t[fb] = self.fallback.threshold
+        fb = rows_without_imaging(xm, self.main.feature_names)
+        if fb.any():
+            p[fb] = self.fallback.predict_proba(take_columns(x, names, self.fallback.feature_names)[fb])
+            t[fb] = self.fallback.threshold
         return p >= t, p
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "format": FORMAT,
             "format_version": FORMAT_VERSION,
-            "created": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "created": created_stamp(),
             "main": self.main.to_dict(),
             "fallback": self.fallback.to_dict(),
             "prevalence": self.prevalence,
@@ -400,11 +392,7 @@ def fit_hpv_model(
     """Fit main and fallback classifiers (thresholds from grouped out-of-fold probabilities)."""
     x = np.asarray(x, dtype=np.float64)
     y = np.asarray(y, dtype=int)
-    kept, dropped = usable_columns(x, names, max_missing)
-    col = {n: i for i, n in enumerate(names)}
-    xk = x[:, [col[n] for n in kept]] if kept else np.zeros((len(x), 0))
+    kept, xk, clin, xc, dropped = main_and_clinical_inputs(x, names, max_missing)
     main, _ = fit_classifier_with_threshold(xk, kept, y, groups, folds=folds, calibration=calibration, seed=seed)
-    clin = [n for n in kept if n in CLINICAL_FEATURE_NAMES]
-    xc = x[:, [col[n] for n in clin]] if clin else np.zeros((len(x), 0))
     fallback, _ = fit_classifier_with_threshold(xc, clin, y, groups, folds=folds, calibration=calibration, seed=seed)
     return HPVModel(main, fallback, prevalence=float(y.mean()) if len(y) else 0.5, dropped_features=dropped)

@@ -35,23 +35,25 @@ import logging
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from algorithm.features import CLINICAL_FEATURE_NAMES
 from algorithm.prognosis.cox import fit_cox
 from algorithm.prognosis.icare import IcareBag, IcareSettings, fit_icare, predict_icare
 from algorithm.tabular import (
     Imputer,
     Scaler,
     apply_log1p,
+    created_stamp,
     design_row,
-    log1p_names,
+    fit_preprocessing,
+    imaging_names,
+    main_and_clinical_inputs,
     read_model_json,
-    usable_columns,
+    rows_without_imaging,
+    take_columns,
     write_model_json,
 )
 from hecktor.clinical import ClinicalRecord
@@ -184,10 +186,7 @@ def fit_risk_model(
     names = list(names)
     if kind not in MODEL_KINDS:
         raise ValueError(f"unknown prognosis model {kind!r}; expected one of {MODEL_KINDS}")
-    logs = log1p_names(names)
-    x = apply_log1p(x, names, logs)
-    imputer = Imputer.fit(x, names)
-    scaler = Scaler.fit(imputer.transform(x))
+    x, logs, imputer, scaler = fit_preprocessing(x, names)
     if not names or not np.asarray(event, bool).any():
         reason = {"reason": "no features or no events"}
         return RiskModel("constant", names, imputer, scaler, details=reason, log1p=logs)
@@ -219,7 +218,7 @@ class PrognosisModel:
 
     @property
     def imaging_names(self) -> list[str]:
-        return [n for n in self.main.feature_names if n not in CLINICAL_FEATURE_NAMES]
+        return imaging_names(self.main.feature_names)
 
     def predict_risk(self, features: Mapping[str, float] | None, clinical: ClinicalRecord | None) -> float:
         """Risk of one case (higher = earlier recurrence); always a finite float (see the module docstring)."""
@@ -257,28 +256,23 @@ class PrognosisModel:
 
     def predict_table(self, x: np.ndarray, names: Sequence[str]) -> np.ndarray:
         """Risks of the rows of ``x`` whose columns are ``names`` (a superset of the model's inputs)."""
-        col = {n: i for i, n in enumerate(names)}
-
-        def take(wanted: Sequence[str]) -> np.ndarray:
-            return np.column_stack([x[:, col[n]] if n in col else np.full(len(x), np.nan) for n in wanted])
-
-        return self._predict(take(self.main.feature_names), take(self.fallback.feature_names))
+        return self._predict(
+            take_columns(x, names, self.main.feature_names), take_columns(x, names, self.fallback.feature_names)
+        )
 
     def _predict(self, x_main: np.ndarray, x_fb: np.ndarray) -> np.ndarray:
         risk = self.main.predict_matrix(x_main)
-        imaging = [i for i, n in enumerate(self.main.feature_names) if n not in CLINICAL_FEATURE_NAMES]
-        if imaging:
-            no_imaging = ~np.isfinite(x_main[:, imaging]).any(axis=1)
-            if no_imaging.any():
-                fb = self.fallback.predict_matrix(x_fb[no_imaging])
-                risk[no_imaging] = self.fallback_slope * fb + self.fallback_intercept
+        no_imaging = rows_without_imaging(x_main, self.main.feature_names)
+        if no_imaging.any():
+            fb = self.fallback.predict_matrix(x_fb[no_imaging])
+            risk[no_imaging] = self.fallback_slope * fb + self.fallback_intercept
         return np.where(np.isfinite(risk), risk, 0.0)
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "format": FORMAT,
             "format_version": FORMAT_VERSION,
-            "created": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "created": created_stamp(),
             "main": self.main.to_dict(),
             "fallback": self.fallback.to_dict(),
             "fallback_map": {"slope": self.fallback_slope, "intercept": self.fallback_intercept},
@@ -340,13 +334,9 @@ def fit_prognosis_model(
     Columns missing in more than ``max_missing`` of the cases, or constant, are dropped (listed in the model).
     """
     x = np.asarray(x, dtype=np.float64)
-    kept, dropped = usable_columns(x, names, max_missing)
-    col = {n: i for i, n in enumerate(names)}
-    xk = x[:, [col[n] for n in kept]] if kept else np.zeros((len(x), 0))
+    kept, xk, clin, xc, dropped = main_and_clinical_inputs(x, names, max_missing)
     extra = {"icare_settings": icare_settings, "discrete_settings": discrete_settings}
     main = fit_risk_model(kind, xk, kept, time, event, seed=seed, **extra)
-    clin = [n for n in kept if n in CLINICAL_FEATURE_NAMES]
-    xc = x[:, [col[n] for n in clin]] if clin else np.zeros((len(x), 0))
     fallback = fit_risk_model(kind, xc, clin, time, event, seed=seed + 1, **extra)
     main_risk = main.predict_matrix(xk)
     fb_risk = fallback.predict_matrix(xc)

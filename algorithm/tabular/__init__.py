@@ -5,8 +5,26 @@ Input rows (:func:`design_row`), fitted imputation and scaling stored as JSON (:
 helpers (:mod:`algorithm.tabular.cv`).
 """
 
-from algorithm.tabular.preprocess import Imputer, Scaler, apply_log1p, design_row, log1p_names, usable_columns
-from algorithm.tabular.serialisation import MODEL_FILE, ModelFileError, read_model_json, write_model_json
+from algorithm.tabular.preprocess import (
+    Imputer,
+    Scaler,
+    apply_log1p,
+    design_row,
+    fit_preprocessing,
+    imaging_names,
+    log1p_names,
+    main_and_clinical_inputs,
+    rows_without_imaging,
+    take_columns,
+    usable_columns,
+)
+from algorithm.tabular.serialisation import (
+    MODEL_FILE,
+    ModelFileError,
+    created_stamp,
+    read_model_json,
+    write_model_json,
+)
 
 __all__ = [
     "MODEL_FILE",
@@ -14,9 +32,15 @@ __all__ = [
     "ModelFileError",
     "Scaler",
     "apply_log1p",
+    "created_stamp",
     "design_row",
+    "fit_preprocessing",
+    "imaging_names",
     "log1p_names",
+    "main_and_clinical_inputs",
     "read_model_json",
+    "rows_without_imaging",
+    "take_columns",
     "usable_columns",
     "write_model_json",
 ]

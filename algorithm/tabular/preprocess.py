@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from algorithm.features import CATEGORICAL_CLINICAL, clinical_features
+from algorithm.features import CATEGORICAL_CLINICAL, CLINICAL_FEATURE_NAMES, clinical_features
 from hecktor.clinical import ClinicalRecord
 
 
@@ -137,3 +137,44 @@ def usable_columns(x: np.ndarray, names: Sequence[str], max_missing: float = 0.5
         else:
             kept.append(name)
     return kept, dropped
+
+
+def fit_preprocessing(x: np.ndarray, names: Sequence[str]) -> tuple[np.ndarray, list[str], Imputer, Scaler]:
+    """The log1p-mapped ``x``, the log1p column names, and the imputer and scaler fitted on it."""
+    logs = log1p_names(names)
+    x = apply_log1p(x, names, logs)
+    imputer = Imputer.fit(x, names)
+    scaler = Scaler.fit(imputer.transform(x))
+    return x, logs, imputer, scaler
+
+
+def take_columns(x: np.ndarray, names: Sequence[str], wanted: Sequence[str]) -> np.ndarray:
+    """The columns ``wanted`` of ``x`` (whose columns are ``names``); a column not in ``names`` is all NaN."""
+    col = {n: i for i, n in enumerate(names)}
+    return np.column_stack([x[:, col[n]] if n in col else np.full(len(x), np.nan) for n in wanted])
+
+
+def imaging_names(names: Sequence[str]) -> list[str]:
+    """The imaging (non-clinical) names among ``names``, in order."""
+    return [n for n in names if n not in CLINICAL_FEATURE_NAMES]
+
+
+def rows_without_imaging(x: np.ndarray, names: Sequence[str]) -> np.ndarray:
+    """Rows of ``x`` (columns ``names``) with no finite imaging (non-clinical) feature; none if no such column."""
+    imaging = [i for i, n in enumerate(names) if n not in CLINICAL_FEATURE_NAMES]
+    if not imaging:
+        return np.zeros(len(x), dtype=bool)
+    return ~np.isfinite(x[:, imaging]).any(axis=1)
+
+
+def main_and_clinical_inputs(
+    x: np.ndarray, names: Sequence[str], max_missing: float = 0.5
+) -> tuple[list[str], np.ndarray, list[str], np.ndarray, list[str]]:
+    """Inputs of a main model and its clinical-only fallback: the usable columns (see :func:`usable_columns`)
+    and their matrix, the clinical ones among them and their matrix, and the dropped columns."""
+    kept, dropped = usable_columns(x, names, max_missing)
+    col = {n: i for i, n in enumerate(names)}
+    xk = x[:, [col[n] for n in kept]] if kept else np.zeros((len(x), 0))
+    clin = [n for n in kept if n in CLINICAL_FEATURE_NAMES]
+    xc = x[:, [col[n] for n in clin]] if clin else np.zeros((len(x), 0))
+    return kept, xk, clin, xc, dropped

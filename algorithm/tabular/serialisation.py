@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,11 @@ def _check_finite(value: Any, where: str = "$") -> None:
     elif isinstance(value, list | tuple):
         for i, v in enumerate(value):
             _check_finite(v, f"{where}[{i}]")
+
+
+def created_stamp() -> str:
+    """The ``created`` field of a ``model.json``: the current UTC time, ``YYYY-MM-DDTHH:MM:SSZ``."""
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def write_model_json(model_dir: str | Path, payload: dict[str, Any]) -> Path:

@@ -23,35 +23,33 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
 from algorithm.hpv import HPVModel, fit_hpv_model
 from algorithm.tabular.cv import make_folds, report_binary, report_bootstrap
 from algorithm.tabular.serialisation import json_safe
-from algorithm.training.configs import add_config_argument, apply_config
+from algorithm.training.configs import apply_config
 from algorithm.training.tabular_data import (
     TrainingSet,
-    add_data_arguments,
-    add_holdout_arguments,
+    add_oracle,
+    add_trainer_parser,
+    finish_trainer_parser,
+    holdout_record,
     load_holdout,
+    masks_label,
     prepare_training_set,
+    rounded_timings,
+    save_trained,
+    trainer_main,
+    write_cv_predictions,
 )
-from hecktor.progress import setup_logging
+from algorithm.training.tabular_data import figure as _f
 
 log = logging.getLogger(__name__)
 
 
-def _f(value: float | None) -> str:
-    """A figure for the summary line: 3 decimals, or "n/a" when undefined."""
-    return "n/a" if value is None else f"{value:.3f}"
-
-
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``hpv`` sub-command."""
-    parser = subparsers.add_parser(
-        "hpv", help="train the Task 3 (HPV status) model", description=__doc__.split("\n\n")[0]
-    )
-    add_data_arguments(parser)
+    parser = add_trainer_parser(subparsers, "hpv", "train the Task 3 (HPV status) model", __doc__)
     parser.add_argument(
         "--calibration", choices=("sigmoid", "isotonic"), default="sigmoid", help="probability calibration"
     )
@@ -62,9 +60,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--epochs", type=int, default=20, help="CNN training epochs (default 20)")
     parser.add_argument("--crop-mm", type=float, default=64.0, help="CNN crop edge, mm (default 64)")
     parser.add_argument("--crop-spacing-mm", type=float, default=2.0, help="CNN crop voxel size, mm (default 2)")
-    add_config_argument(parser, task=3)
-    add_holdout_arguments(parser)
-    parser.set_defaults(func=run)
+    finish_trainer_parser(parser, 3, run)
 
 
 DEFAULTS = {"model": "features", "encoder": "resnet18"}
@@ -119,7 +115,7 @@ def run_cnn(args: argparse.Namespace) -> int:
             "threshold": round(model.threshold, 4),
             "validation": val,
             "notes": data.notes,
-            "timings_s": {k: round(v, 1) for k, v in data.timings.items()},
+            "timings_s": rounded_timings(data.timings),
         }
     )
     path = model.save(Path(args.out))
@@ -187,7 +183,7 @@ def run(args: argparse.Namespace) -> int:
         "task": 3,
         "model": f"logistic regression, {args.calibration} calibration",
         "data": Path(args.data).name,
-        "masks": str(args.masks) if str(args.masks) == "ground-truth" else f"predicted ({Path(args.masks).name})",
+        "masks": masks_label(args.masks),
         "n_cases": len(y),
         "n_positive": int(y.sum()),
         "n_centres": len(set(data.groups)),
@@ -195,22 +191,10 @@ def run(args: argparse.Namespace) -> int:
         "threshold": round(model.main.threshold, 4),
         "cross_validation": cv,
         "notes": data.notes,
-        "timings_s": {k: round(v, 1) for k, v in data.timings.items()},
+        "timings_s": rounded_timings(data.timings),
     }
-    if args.holdout is not None:
-        model.training["holdout"] = score_holdout(model, args)
-    model.training = json_safe(model.training)
-    out = Path(args.out)
-    path = model.save(out)
-    pd.DataFrame(
-        {
-            "PatientID": [c.patient_id for c in data.cases],
-            "centre": data.groups,
-            "fold": fold_of,
-            "probability": prob,
-            "positive": dec,
-        }
-    ).to_csv(out / "cv_predictions.csv", index=False)
+    out, path = save_trained(model, args, score_holdout)
+    write_cv_predictions(out, data, fold_of, {"probability": prob, "positive": dec})
     print(
         f"Task 3: {len(y)} cases, {int(y.sum())} HPV positive; {cv['scheme']}: "
         f"balanced accuracy {_f(cv['balanced_accuracy'])} (95% CI {_f(cv['balanced_accuracy_ci95'][0])}-"
@@ -236,27 +220,16 @@ def score_holdout(model: HPVModel, args: argparse.Namespace) -> dict[str, Any]:
     y = np.array([c.targets["hpv"] for c in cases]).astype(int)
     dec, prob = model.predict_table(x, names)
     out: dict[str, Any] = {
-        "data": Path(args.holdout).name,
-        "masks": str(args.holdout_masks),
-        "n_cases": len(cases),
+        **holdout_record(args, cases),
         "n_positive": int(y.sum()),
         **score_calls(y, dec, prob, args.bootstrap, args.seed),
     }
-    if oracle is not None and oracle.get("hpv_auc") is not None:
-        out["oracle_auc"] = round(float(oracle["hpv_auc"]), 4)
-        out["synthetic_seed"] = oracle.get("seed")
-    return out
+    return add_oracle(out, oracle, "hpv_auc", "oracle_auc")
 
 
 def main(argv: list[str] | None = None) -> int:
     """Stand-alone entry: ``python -m algorithm.training.hpv --data ... --out ...``."""
-    parser = argparse.ArgumentParser(prog="python -m algorithm.training.hpv")
-    parser.add_argument("-v", "--verbose", action="store_true")
-    sub = parser.add_subparsers(dest="model_name", required=True)
-    register(sub)
-    args = parser.parse_args(["hpv", *(sys.argv[1:] if argv is None else argv)])
-    setup_logging(args.verbose)
-    return int(args.func(args) or 0)
+    return trainer_main("hpv", register, argv)
 
 
 if __name__ == "__main__":

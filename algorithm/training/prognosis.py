@@ -24,45 +24,40 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
 from algorithm.features import CLINICAL_FEATURE_NAMES, DOSE_FEATURE_NAMES
 from algorithm.prognosis import MODEL_KINDS, IcareSettings, PrognosisModel, fit_prognosis_model
 from algorithm.tabular.cv import make_folds, report_bootstrap, report_cindex
-from algorithm.tabular.serialisation import json_safe
-from algorithm.training.configs import add_config_argument, apply_config
+from algorithm.training.configs import apply_config
 from algorithm.training.tabular_data import (
     TrainingSet,
-    add_data_arguments,
-    add_holdout_arguments,
+    add_oracle,
+    add_trainer_parser,
+    finish_trainer_parser,
+    holdout_record,
     load_holdout,
+    masks_label,
     prepare_training_set,
+    rounded_timings,
+    save_trained,
+    trainer_main,
+    write_cv_predictions,
 )
-from hecktor.progress import setup_logging
+from algorithm.training.tabular_data import figure as _f
 
 log = logging.getLogger(__name__)
 
 
-def _f(value: float | None) -> str:
-    """A figure for the summary line: 3 decimals, or "n/a" when undefined."""
-    return "n/a" if value is None else f"{value:.3f}"
-
-
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``prognosis`` sub-command."""
-    parser = subparsers.add_parser(
-        "prognosis", help="train the Task 2 (RFS risk) model", description=__doc__.split("\n\n")[0]
-    )
-    add_data_arguments(parser)
+    parser = add_trainer_parser(subparsers, "prognosis", "train the Task 2 (RFS risk) model", __doc__)
     parser.add_argument("--model", choices=MODEL_KINDS, default="icare", help="risk model (default icare)")
     parser.add_argument(
         "--features", choices=FEATURE_SETS, default=None, help="model inputs (default: all = clinical+imaging+dose)"
     )
     parser.add_argument("--bags", type=int, default=100, help="ICARE bags (default 100)")
     parser.add_argument("--epochs", type=int, default=None, help="DeepHit / MTLR training epochs (default 100)")
-    add_config_argument(parser, task=2)
-    add_holdout_arguments(parser)
-    parser.set_defaults(func=run)
+    finish_trainer_parser(parser, 2, run)
 
 
 FEATURE_SETS = ("clinical", "clinical+imaging", "clinical+imaging+dose")
@@ -168,23 +163,17 @@ def run(args: argparse.Namespace) -> int:
         "features": args.features or "all",
         "config": args.config,
         "data": Path(args.data).name,
-        "masks": str(args.masks) if str(args.masks) == "ground-truth" else f"predicted ({Path(args.masks).name})",
+        "masks": masks_label(args.masks),
         "n_cases": len(event),
         "n_events": int(event.sum()),
         "n_centres": len(set(data.groups)),
         "seed": args.seed,
         "cross_validation": cv,
         "notes": data.notes,
-        "timings_s": {k: round(v, 1) for k, v in data.timings.items()},
+        "timings_s": rounded_timings(data.timings),
     }
-    if args.holdout is not None:
-        model.training["holdout"] = score_holdout(model, args)
-    model.training = json_safe(model.training)
-    out = Path(args.out)
-    path = model.save(out)
-    pd.DataFrame(
-        {"PatientID": [c.patient_id for c in data.cases], "centre": data.groups, "fold": fold_of, "risk": oof}
-    ).to_csv(out / "cv_predictions.csv", index=False)
+    out, path = save_trained(model, args, score_holdout)
+    write_cv_predictions(out, data, fold_of, {"risk": oof})
     lo, hi = cv["c_index_ci95"]
     print(
         f"Task 2 {args.model}: {len(event)} cases, {int(event.sum())} events; {cv['scheme']}: "
@@ -213,28 +202,17 @@ def score_holdout(model: PrognosisModel, args: argparse.Namespace) -> dict[str, 
         lambda i: report_cindex(time_days[i], event[i], risk[i]), len(risk), args.bootstrap, args.seed
     )
     out: dict[str, Any] = {
-        "data": Path(args.holdout).name,
-        "masks": str(args.holdout_masks),
-        "n_cases": len(cases),
+        **holdout_record(args, cases),
         "n_events": int(event.sum()),
         "c_index": round(report_cindex(time_days, event, risk), 4),
         "c_index_ci95": [round(lo, 4), round(hi, 4)],
     }
-    if oracle is not None and oracle.get("c_index") is not None:
-        out["oracle_c_index"] = round(float(oracle["c_index"]), 4)
-        out["synthetic_seed"] = oracle.get("seed")
-    return out
+    return add_oracle(out, oracle, "c_index", "oracle_c_index")
 
 
 def main(argv: list[str] | None = None) -> int:
     """Stand-alone entry: ``python -m algorithm.training.prognosis --data ... --out ...``."""
-    parser = argparse.ArgumentParser(prog="python -m algorithm.training.prognosis")
-    parser.add_argument("-v", "--verbose", action="store_true")
-    sub = parser.add_subparsers(dest="model_name", required=True)
-    register(sub)
-    args = parser.parse_args(["prognosis", *(sys.argv[1:] if argv is None else argv)])
-    setup_logging(args.verbose)
-    return int(args.func(args) or 0)
+    return trainer_main("prognosis", register, argv)
 
 
 if __name__ == "__main__":

@@ -403,3 +403,82 @@ def synthetic_oracle(data: Path) -> dict[str, Any] | None:
     if not isinstance(oracle, dict):
         return None
     return {**oracle, "seed": meta.get("seed"), "generator_version": meta.get("generator_version")}
+
+
+def add_trainer_parser(subparsers: Any, name: str, help_text: str, doc: str) -> Any:
+    """The ``train NAME`` sub-parser with the common data options (the trainer adds its own next)."""
+    parser = subparsers.add_parser(name, help=help_text, description=doc.split("\n\n")[0])
+    add_data_arguments(parser)
+    return parser
+
+
+def finish_trainer_parser(parser: Any, task: int, run: Any) -> None:
+    """The trailing options common to the trainers (``--config``, ``--holdout``) and the entry point ``run``."""
+    from algorithm.training.configs import add_config_argument
+
+    add_config_argument(parser, task=task)
+    add_holdout_arguments(parser)
+    parser.set_defaults(func=run)
+
+
+def trainer_main(name: str, register: Any, argv: list[str] | None) -> int:
+    """Stand-alone entry of a trainer: ``python -m algorithm.training.NAME --data ... --out ...``."""
+    import argparse
+    import sys
+
+    from hecktor.progress import setup_logging
+
+    parser = argparse.ArgumentParser(prog=f"python -m algorithm.training.{name}")
+    parser.add_argument("-v", "--verbose", action="store_true")
+    sub = parser.add_subparsers(dest="model_name", required=True)
+    register(sub)
+    args = parser.parse_args([name, *(sys.argv[1:] if argv is None else argv)])
+    setup_logging(args.verbose)
+    return int(args.func(args) or 0)
+
+
+def figure(value: float | None) -> str:
+    """A figure for the summary line: 3 decimals, or "n/a" when undefined."""
+    return "n/a" if value is None else f"{value:.3f}"
+
+
+def masks_label(masks: str | Path) -> str:
+    """How the training record names ``--masks``: ``ground-truth`` or ``predicted (<folder name>)``."""
+    return str(masks) if str(masks) == GROUND_TRUTH else f"predicted ({Path(masks).name})"
+
+
+def rounded_timings(timings: dict[str, float]) -> dict[str, float]:
+    """The step timings (seconds) for the training record, to 0.1 s."""
+    return {k: round(v, 1) for k, v in timings.items()}
+
+
+def holdout_record(args: Any, cases: Sequence[TrainingCase]) -> dict[str, Any]:
+    """The head of a ``holdout`` block: data set name, masks and case count."""
+    return {"data": Path(args.holdout).name, "masks": str(args.holdout_masks), "n_cases": len(cases)}
+
+
+def add_oracle(out: dict[str, Any], oracle: dict[str, Any] | None, key: str, name: str) -> dict[str, Any]:
+    """``out`` with the synthetic generator's ``oracle[key]`` as ``name`` (and its seed) when known."""
+    if oracle is not None and oracle.get(key) is not None:
+        out[name] = round(float(oracle[key]), 4)
+        out["synthetic_seed"] = oracle.get("seed")
+    return out
+
+
+def write_cv_predictions(out: Path, data: TrainingSet, fold_of: np.ndarray, columns: dict[str, Any]) -> None:
+    """``OUT/cv_predictions.csv``: patient, centre, fold and the out-of-fold ``columns``."""
+    pd.DataFrame(
+        {"PatientID": [c.patient_id for c in data.cases], "centre": data.groups, "fold": fold_of, **columns}
+    ).to_csv(out / "cv_predictions.csv", index=False)
+
+
+def save_trained(model: Any, args: Any, score_holdout: Any) -> tuple[Path, Path]:
+    """Score ``--holdout`` into ``model.training`` (when given), make the record JSON-safe and save the model
+    in ``--out``; returns the output folder and the written model file."""
+    from algorithm.tabular.serialisation import json_safe
+
+    if args.holdout is not None:
+        model.training["holdout"] = score_holdout(model, args)
+    model.training = json_safe(model.training)
+    out = Path(args.out)
+    return out, model.save(out)

@@ -12,3 +12,17 @@ One module per metric family, each with its exact formula and conventions in the
 
 No file I/O, no torch, no MONAI. Submodules are imported on demand (``surface`` pulls in scipy).
 """
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+
+def floats_or_nan(values: Sequence[float | None] | np.ndarray) -> np.ndarray:
+    """A flat float64 array of ``values``, ``None`` as NaN."""
+    array = np.asarray(values).reshape(-1)
+    if array.dtype == object:
+        array = np.array([np.nan if x is None else float(x) for x in array], dtype=np.float64)
+    return array.astype(np.float64)

@@ -30,6 +30,8 @@ from dataclasses import dataclass
 import numpy as np
 from sklearn.metrics import roc_auc_score
 
+from evaluation.metrics import floats_or_nan
+
 
 @dataclass(frozen=True)
 class BinaryResult:
@@ -90,7 +92,7 @@ def binary_metrics(
     auc: float | None = None
     n_missing_probabilities = 0
     if probability is not None:
-        p = _as_float(probability)
+        p = floats_or_nan(probability)
         if len(p) != len(y):
             raise ValueError(f"lengths differ: truth {len(y)}, probability {len(p)}")
         finite = np.isfinite(p)
@@ -109,14 +111,6 @@ def binary_metrics(
         n_missing_predictions=int(np.count_nonzero(calls == -1)),
         n_missing_probabilities=n_missing_probabilities,
     )
-
-
-def _as_float(values: Sequence[float | None] | np.ndarray) -> np.ndarray:
-    """Floats, ``None`` as NaN."""
-    array = np.asarray(values).reshape(-1)
-    if array.dtype == object:
-        array = np.array([np.nan if x is None else float(x) for x in array], dtype=np.float64)
-    return array.astype(np.float64)
 
 
 #: Accepted call / truth values (hash-equal: True, 1, 1.0, numpy bools and integers all map).

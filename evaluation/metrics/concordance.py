@@ -41,6 +41,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from evaluation.metrics import floats_or_nan
+
 #: Cells of the events x patients pair matrix evaluated at once (bounds the temporary memory to ~10 MB).
 _BLOCK_CELLS = 1 << 20
 
@@ -95,7 +97,7 @@ def harrell_cindex(
     """
     t = np.asarray(time_days, dtype=np.float64).reshape(-1)
     e = _as_event(event)
-    r = _as_risk(risk)
+    r = floats_or_nan(risk)
     if not (len(t) == len(e) == len(r)):
         raise ValueError(f"lengths differ: time {len(t)}, event {len(e)}, risk {len(r)}")
     if not np.all(np.isfinite(t)):
@@ -134,14 +136,6 @@ def harrell_cindex(
         tied_time=tied_time,
         tied_missing=tied_missing,
     )
-
-
-def _as_risk(risk: Sequence[float | None] | np.ndarray) -> np.ndarray:
-    """Risks as float64, ``None`` as NaN."""
-    values = np.asarray(risk).reshape(-1)
-    if values.dtype == object:
-        values = np.array([np.nan if x is None else float(x) for x in values], dtype=np.float64)
-    return values.astype(np.float64)
 
 
 def _as_event(event: Sequence[int | bool] | np.ndarray) -> np.ndarray:
