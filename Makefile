@@ -23,6 +23,8 @@ help:
 	@echo "                      save-evaluation: the evaluation image; save-model: build/model.tar.gz)"
 	@echo "make wheelhouse       download the pinned wheels to $(WHEELHOUSE) (the image builds are offline)"
 	@echo "make base-image       build $(LOCAL_BASE_IMAGE) with debootstrap (BASE=local, no registry needed)"
+	@echo "make bench            benchmarks on CPU (evaluation; algorithm per stage and peak RAM), writes bench/RESULTS.md"
+	@echo "make bench-gpu        the algorithm on CUDA (fp32/AMP, TTA, GPU memory), writes bench/RESULTS-gpu.md"
 	@echo "engine: $(or $(ENGINE_CMD),none found)"
 
 $(STAMP): requirements.txt requirements-dev.txt
@@ -184,3 +186,13 @@ clean-containers:
 	-$(ENGINE_CMD) rmi --force $$($(ENGINE_CMD) images --format '{{.Repository}}:{{.Tag}}' \
 		| grep -E '(^|/)(hecktor-algorithm|hecktor-evaluation|hecktor-base):') 2>/dev/null
 	rm -rf $(WHEELHOUSE) build/*.tar.gz build/base-rootfs*
+
+# ---- Benchmarks ------------------------------------------------------------------------------------
+# Synthetic realistic-size cases with fixed seeds, cached in bench/output/data (bench/). BENCH_ARGS passes
+# options to bench.run (e.g. --quick; that overwrites RESULTS.md with quick figures).
+BENCH_ARGS ?=
+bench: $(STAMP)
+	$(PY) -m bench.run --out bench/output --results-md bench/RESULTS.md $(BENCH_ARGS)
+
+bench-gpu: $(STAMP)
+	$(PY) -m bench.run --device cuda --out bench/output/gpu --results-md bench/RESULTS-gpu.md $(BENCH_ARGS)

@@ -351,3 +351,4 @@ def test_oracle_scores_undefined_without_comparable_pairs():
     assert scores["c_index"] is None and scores["c_index_achievable"] is None and scores["hpv_auc"] is None
     all_censored = [{**c, "relapse": 0} for c in cases]
     assert oracle_scores(all_censored)["c_index"] is None
+    assert oracle_scores(cases[1:])["c_index"] is None  # a single case

@@ -88,6 +88,7 @@ class SegmentationConfig:
         gtvp_keep_largest: keep only the largest GTVp component (one primary tumour per patient).
         sw_overlap: sliding-window overlap fraction (0..1), Gaussian blending.
         sw_batch_size: windows per forward pass.
+        amp: mixed precision (float16 autocast) for inference on CUDA; ignored on the CPU, which runs float32.
         mirror_axes: axes flipped by training augmentation and by mirror test-time augmentation.
         locate: head-and-neck locator settings (see :class:`LocateConfig`).
         target: ``labels`` (3 classes) or ``region`` (2 classes: the dilated lesion union, for a locator).
@@ -118,6 +119,7 @@ class SegmentationConfig:
     gtvp_keep_largest: bool = False
     sw_overlap: float = 0.5
     sw_batch_size: int = 1
+    amp: bool = True
     mirror_axes: list[str] = field(default_factory=lambda: ["x"])
     locate: LocateConfig = field(default_factory=lambda: LocateConfig())
     target: str = "labels"

@@ -2,7 +2,7 @@
 
 Input: the normalised image (C, z, y, x) float32 from :mod:`algorithm.segmentation.preprocess`.
 Output: class probabilities (num_classes, z, y, x) float32 on the same crop grid, the softmax averaged
-over folds and mirror passes. AMP autocast (float16) is used only on CUDA.
+over folds and mirror passes. AMP autocast (float16) is used on CUDA when ``config.amp`` is true (default).
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ def sliding_window_logits(
     net: nn.Module, x: torch.Tensor, config: SegmentationConfig, device: torch.device
 ) -> torch.Tensor:
     """Logits (1, K, z, y, x) of ``net`` over ``x`` (1, C, z, y, x) with Gaussian-blended sliding windows."""
-    with torch.autocast(device_type="cuda", dtype=torch.float16, enabled=device.type == "cuda"):
+    with torch.autocast(device_type="cuda", dtype=torch.float16, enabled=device.type == "cuda" and config.amp):
         out = sliding_window_inference(
             x,
             roi_size=config.patch_zyx,

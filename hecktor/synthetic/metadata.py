@@ -61,7 +61,7 @@ def oracle_scores(summaries: Sequence[dict[str, Any]]) -> dict[str, Any]:
     labels = [int(s["hpv"]) for s in known]
 
     def c_index_of(key: str) -> float | None:
-        if not event.any():  # all censored: sksurv refuses, and no pair is comparable
+        if len(summaries) < 2 or not event.any():  # one case, or all censored: no comparable pair
             return None
         risk = np.array([float(s[key]) for s in summaries])
         try:
