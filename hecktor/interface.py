@@ -69,6 +69,8 @@ TASK_OUTPUTS: dict[int, tuple[Socket, ...]] = {
     2: (RFS, RFS_SURVIVAL_CURVE),
     3: (HPV_STATUS, HPV_PROBABILITY),
 }
+#: Outputs a job may leave out (ours, beyond the phase's official sockets).
+OPTIONAL_OUTPUTS: frozenset[Socket] = frozenset({HPV_PROBABILITY, RFS_SURVIVAL_CURVE})
 #: The output whose presence identifies a task's phase in predictions.json.
 TASK_KEY_OUTPUT: dict[int, Socket] = {1: SEGMENTATION, 2: RFS, 3: HPV_STATUS}
 
