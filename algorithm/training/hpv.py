@@ -118,15 +118,35 @@ def run_cnn(args: argparse.Namespace) -> int:
             "timings_s": rounded_timings(data.timings),
         }
     )
-    path = model.save(Path(args.out))
+    _, path = save_trained(model, args, score_cnn_holdout)
     print(
         f"Task 3 CNN ({args.encoder}): {len(y)} cases; validation split of {val['n_validation']}: balanced accuracy "
         f"{_f(val['balanced_accuracy'])}, AUC {_f(val['auc'])}, F1-macro {_f(val['f1_macro'])}, sensitivity "
         f"{_f(val['sensitivity'])}, specificity {_f(val['specificity'])}; threshold {_f(model.threshold)}. "
         f"Model written to {path} ({data.timings['total_s']:.0f} s)"
     )
+    print_holdout(model.training)
     HPVModel.load(Path(args.out))  # the files just written must load
     return 0
+
+
+def score_cnn_holdout(model: Any, args: argparse.Namespace) -> dict[str, Any]:
+    """The CNN + clinical model on ``--holdout``: the same figures as :func:`score_holdout`."""
+    from algorithm.hpv.cnn import crops_of
+
+    cases, x, names, oracle = load_holdout(args, task=3)
+    y = np.array([c.targets["hpv"] for c in cases]).astype(int)
+    col = {n: i for i, n in enumerate(names)}
+    clinical = x[:, [col[n] for n in model.clinical_names]]
+    clinical = model.scaler.transform(model.imputer.transform(clinical)).astype(np.float32)
+    prob = model.probabilities(crops_of(cases, model.crop_mm, model.spacing_mm), clinical)
+    dec = prob >= model.threshold
+    out: dict[str, Any] = {
+        **holdout_record(args, cases),
+        "n_positive": int(y.sum()),
+        **score_calls(y, dec, prob, args.bootstrap, args.seed),
+    }
+    return add_oracle(out, oracle, "hpv_auc", "oracle_auc")
 
 
 def score_calls(y: np.ndarray, dec: np.ndarray, prob: np.ndarray, n_boot: int, seed: int) -> dict[str, Any]:
@@ -202,16 +222,22 @@ def run(args: argparse.Namespace) -> int:
         f"{_f(cv['auc_ci95'][1])}), sensitivity {_f(cv['sensitivity'])}, specificity {_f(cv['specificity'])}; "
         f"threshold {_f(model.main.threshold)}. Model written to {path} ({data.timings['total_s']:.0f} s)"
     )
-    if "holdout" in model.training:
-        h = model.training["holdout"]
-        oracle = h.get("oracle_auc")
-        print(
-            f"Held-out {h['data']}: {h['n_cases']} cases, AUC {_f(h['auc'])} "
-            f"(95% CI {_f(h['auc_ci95'][0])}-{_f(h['auc_ci95'][1])}), balanced accuracy "
-            f"{_f(h['balanced_accuracy'])}" + (f"; generator oracle AUC {_f(oracle)}" if oracle is not None else "")
-        )
+    print_holdout(model.training)
     HPVModel.load(out)  # the file just written must load
     return 0
+
+
+def print_holdout(training: dict[str, Any]) -> None:
+    """One line with the held-out figures of a training record, when ``--holdout`` was given."""
+    if "holdout" not in training:
+        return
+    h = training["holdout"]
+    oracle = h.get("oracle_auc")
+    print(
+        f"Held-out {h['data']}: {h['n_cases']} cases, AUC {_f(h['auc'])} "
+        f"(95% CI {_f(h['auc_ci95'][0])}-{_f(h['auc_ci95'][1])}), balanced accuracy "
+        f"{_f(h['balanced_accuracy'])}" + (f"; generator oracle AUC {_f(oracle)}" if oracle is not None else "")
+    )
 
 
 def score_holdout(model: HPVModel, args: argparse.Namespace) -> dict[str, Any]:

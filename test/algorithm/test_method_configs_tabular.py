@@ -78,10 +78,13 @@ def test_prognosis_config(name: str, cohort: Path, cache: Path, tmp_path: Path) 
 def test_hpv_config(name: str, cohort: Path, cache: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "model"
     argv = ["--data", str(cohort), "--out", str(out), "--cache", str(cache), "--config", name]
-    assert train_hpv.main([*argv, "--folds", "2", "--epochs", "1"]) == 0
-    assert "F1-macro" in capsys.readouterr().out
+    assert train_hpv.main([*argv, "--folds", "2", "--epochs", "1", "--holdout", str(cohort)]) == 0
+    printed = capsys.readouterr().out
+    assert "F1-macro" in printed and "Held-out" in printed
     model = HPVModel.load(out)
-    assert json.loads((out / "model.json").read_text())["kind"] == "cnn"
+    record = json.loads((out / "model.json").read_text())
+    assert record["kind"] == "cnn"
+    assert record["training"]["holdout"]["n_cases"] > 0 and 0.0 <= record["training"]["holdout"]["auc"] <= 1.0
     assert model.encoder == CONFIGS[name][1]["encoder"]
     positive, p = model.predict(None, None)  # no images: the clinical fallback
     assert isinstance(positive, bool) and 0.0 <= p <= 1.0
