@@ -260,6 +260,28 @@ def parse_evaluation(lines: list[str]) -> dict[str, Any]:
 # ----------------------------------------------------------------------------- sections 2 and 3: algorithm
 
 
+def run_child(
+    cmd: list[str], json_out: Path, log_path: Path, timeout_s: float
+) -> tuple[dict[str, Any] | None, int | None, float]:
+    """Run a benchmark child process (stdout and stderr to ``log_path``) that writes its figures to ``json_out``.
+
+    Returns its JSON (``None`` when it wrote none), its exit code (``None`` when it timed out) and its wall seconds.
+    """
+    json_out.parent.mkdir(parents=True, exist_ok=True)
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    json_out.unlink(missing_ok=True)
+    start = time.perf_counter()
+    try:
+        with open(log_path, "w") as log_file:
+            proc = subprocess.run(cmd, cwd=REPO, stdout=log_file, stderr=subprocess.STDOUT, timeout=timeout_s)
+        code: int | None = proc.returncode
+    except subprocess.TimeoutExpired:
+        code = None
+    seconds = time.perf_counter() - start
+    result = json.loads(json_out.read_text()) if json_out.is_file() else None
+    return result, code, seconds
+
+
 def run_case(
     clock: Clock,
     out: Path,
@@ -275,9 +297,6 @@ def run_case(
     tag = f"{device}-{case_name}-{config.short.replace('/', '-')}" + ("-prod" if config.model != "bundled" else "")
     json_out = out / "runs" / f"{tag}.json"
     log_path = out / "logs" / f"{tag}.log"
-    json_out.parent.mkdir(parents=True, exist_ok=True)
-    log_path.parent.mkdir(parents=True, exist_ok=True)
-    json_out.unlink(missing_ok=True)
     cmd = [sys.executable, "-m", "bench.algorithm_case", "--case", case_info["input_dir"], "--device", device]
     cmd += ["--folds", str(config.folds), "--precision", config.precision, "--repeat", str(repeat)]
     cmd += ["--json-out", str(json_out), "--name", f"{case_name} {config.label}", "--verbose"]
@@ -288,17 +307,8 @@ def run_case(
     if model_dir:
         cmd += ["--model-dir", model_dir]
     say(clock, f"{device} {case_name:<10} {config.label:<28} ...")
-    start = time.perf_counter()
-    try:
-        with open(log_path, "w") as log_file:
-            proc = subprocess.run(cmd, cwd=REPO, stdout=log_file, stderr=subprocess.STDOUT, timeout=timeout_s)
-        code = proc.returncode
-    except subprocess.TimeoutExpired:
-        code = None
-    seconds = time.perf_counter() - start
-    if json_out.is_file():
-        result = json.loads(json_out.read_text())
-    else:
+    result, code, seconds = run_child(cmd, json_out, log_path, timeout_s)
+    if result is None:
         tail = log_path.read_text().strip().splitlines()[-3:] if log_path.is_file() else []
         reason = f"timed out after {timeout_s:.0f} s" if code is None else f"exit {code}: " + " | ".join(tail)
         result = {"error": reason}
@@ -371,21 +381,10 @@ def run_window(clock: Clock, out: Path, timeout_s: float) -> dict[str, Any]:
     """The production network's forward pass on one window, in its own process (:mod:`bench.network_window`)."""
     json_out = out / "runs" / "cpu-production-window.json"
     log_path = out / "logs" / "cpu-production-window.log"
-    json_out.parent.mkdir(parents=True, exist_ok=True)
-    log_path.parent.mkdir(parents=True, exist_ok=True)
-    json_out.unlink(missing_ok=True)
     cmd = [sys.executable, "-m", "bench.network_window", "--config", str(PROD_CONFIG), "--json-out", str(json_out)]
     say(clock, f"cpu production network ({PROD_CONFIG.name}), one window ...")
-    start = time.perf_counter()
-    try:
-        with open(log_path, "w") as log_file:
-            proc = subprocess.run(cmd, cwd=REPO, stdout=log_file, stderr=subprocess.STDOUT, timeout=timeout_s)
-        code = proc.returncode
-    except subprocess.TimeoutExpired:
-        code = None
-    seconds = time.perf_counter() - start
-    if json_out.is_file():
-        result = json.loads(json_out.read_text())
+    result, code, seconds = run_child(cmd, json_out, log_path, timeout_s)
+    if result is not None:
         say(
             clock,
             f"    -> one {'x'.join(map(str, result['patch_zyx']))} window {min(result['forward_s']):.1f} s, "
