@@ -65,7 +65,7 @@ def confidence_interval(
     When the bootstrap is disabled (``resamples`` = 0) or undefined (too few cases, every resample
     undefined), both ends are ``point`` and a note or warning says so.
     """
-    from evaluation.metrics.bootstrap import bootstrap_ci
+    from hecktor.metrics.bootstrap import bootstrap_ci
 
     if resamples <= 0:
         problems.append(

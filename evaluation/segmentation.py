@@ -24,12 +24,12 @@ import numpy as np
 import SimpleITK as sitk
 
 from evaluation.config import Conventions
-from evaluation.metrics.lesions import DetectionCounts, detect_lesions
-from evaluation.metrics.overlap import Overlap, label_overlaps
 from evaluation.problems import Problem
 from hecktor.errors import InputError
 from hecktor.geometry import Grid, grid_differences
 from hecktor.imageio import read_image, read_image_header
+from hecktor.metrics.lesions import DetectionCounts, detect_lesions
+from hecktor.metrics.overlap import Overlap, label_overlaps
 
 GTVP, GTVN = 1, 2
 LABELS: tuple[int, int] = (GTVP, GTVN)
@@ -252,7 +252,7 @@ def nonzero_box(arrays: list[np.ndarray], margin: int = 1) -> tuple[slice, slice
 def surface_distances(prediction: np.ndarray, truth: np.ndarray, grid: Grid) -> dict[int, float | None]:
     """HD95 (mm) per label. Both empty -> ``None`` (left out of the mean); exactly one empty -> the
     diagonal of the CT grid's extent (mm), the largest distance possible [our choice]."""
-    from evaluation.metrics.surface import hd95_mm
+    from hecktor.metrics.surface import hd95_mm
 
     spacing_zyx = tuple(reversed(grid.spacing))
     diagonal = float(np.linalg.norm(np.asarray(grid.size, dtype=float) * np.asarray(grid.spacing)))

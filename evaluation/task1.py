@@ -7,7 +7,7 @@ Definitions (volumes in mm^3 = voxel count x voxel volume of the CT grid; see do
 - ``GTVp_aggregated_dice`` / ``GTVn_aggregated_dice`` (ranking for GTVn):
   2 Σ_c |P_c∩G_c| / Σ_c (|P_c| + |G_c|).
 - ``GTVn_aggregated_f1`` (ranking): 2TP / (2TP + FP + FN) with lesion counts summed over cases
-  (:func:`evaluation.metrics.lesions.detect_lesions`).
+  (:func:`hecktor.metrics.lesions.detect_lesions`).
 
 Cases whose ground truth is unusable (status ``gt_error``) are left out of every aggregate.
 """
@@ -24,8 +24,6 @@ from typing import Any
 from evaluation.config import Conventions
 from evaluation.fallbacks import WORST, finite_or
 from evaluation.ground_truth import GroundTruth
-from evaluation.metrics.lesions import DetectionCounts, f1_from_counts
-from evaluation.metrics.overlap import aggregated_dice, dice_with_convention
 from evaluation.parallel import map_cases
 from evaluation.problems import Problem
 from evaluation.results import TaskScore, row_head
@@ -38,6 +36,8 @@ from evaluation.segmentation import (
     score_segmentation_case,
 )
 from evaluation.submission import CaseSubmission
+from hecktor.metrics.lesions import DetectionCounts, f1_from_counts
+from hecktor.metrics.overlap import aggregated_dice, dice_with_convention
 from hecktor.patients import centre_of
 
 TASK = 1

@@ -1,7 +1,7 @@
 """Task 2 (recurrence-free survival): Harrell's concordance index of the predicted risks.
 
 Convention: a higher risk means an earlier recurrence. A pair of patients is comparable when the
-shorter RFS ends in a relapse; tied risks count 0.5 (:func:`evaluation.metrics.concordance.harrell_cindex`).
+shorter RFS ends in a relapse; tied risks count 0.5 (:func:`hecktor.metrics.concordance.harrell_cindex`).
 A missing or unusable risk is counted as tied with everyone (HECKTOR 2021/22) and counted in
 ``task2_n_missing_predictions``. The 95 % CI is a seeded percentile bootstrap over patients.
 
@@ -23,12 +23,12 @@ import numpy as np
 from evaluation.config import Conventions
 from evaluation.fallbacks import CHANCE, confidence_interval, finite_or
 from evaluation.ground_truth import GroundTruth
-from evaluation.metrics.brier import default_times, integrated_brier_score, survival_at
-from evaluation.metrics.concordance import harrell_cindex
 from evaluation.problems import Problem
 from evaluation.results import TaskScore, row_head, score_centres
 from evaluation.submission import MISSING, CaseSubmission
 from evaluation.values import interpret_curve, interpret_risk
+from hecktor.metrics.brier import default_times, integrated_brier_score, survival_at
+from hecktor.metrics.concordance import harrell_cindex
 
 TASK = 2
 

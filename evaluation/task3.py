@@ -1,7 +1,7 @@
 """Task 3 (HPV status): balanced accuracy (official), sensitivity, specificity, AUC.
 
 HPV positive = 1 is the positive class. balanced accuracy = (sensitivity + specificity) / 2. A missing
-or unusable call counts as a wrong call (:func:`evaluation.metrics.classification.binary_metrics`).
+or unusable call counts as a wrong call (:func:`hecktor.metrics.classification.binary_metrics`).
 With one class only, balanced accuracy is that class's recall (as scikit-learn). AUC is computed from
 ``hpv-probability.json`` when every patient has a usable probability and both classes are present;
 otherwise it is written as 0.5 with a note (no probability at all) or a warning (some missing). The 95 %
@@ -20,11 +20,11 @@ import numpy as np
 from evaluation.config import Conventions
 from evaluation.fallbacks import CHANCE, WORST, confidence_interval, finite_or
 from evaluation.ground_truth import GroundTruth
-from evaluation.metrics.classification import binary_metrics
 from evaluation.problems import Problem
 from evaluation.results import TaskScore, row_head, score_centres
 from evaluation.submission import MISSING, CaseSubmission
 from evaluation.values import interpret_hpv, interpret_probability
+from hecktor.metrics.classification import binary_metrics
 
 TASK = 3
 

@@ -10,6 +10,10 @@ import numpy as np
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
 
+from hecktor.metrics.bootstrap import bootstrap_ci
+from hecktor.metrics.classification import binary_metrics
+from hecktor.metrics.concordance import harrell_cindex
+
 log = logging.getLogger(__name__)
 
 
@@ -27,17 +31,12 @@ def comparable_pairs(time: np.ndarray, event: np.ndarray) -> tuple[np.ndarray, n
 
 
 def harrell_c(time: np.ndarray, event: np.ndarray, risk: np.ndarray) -> float:
-    """Harrell's concordance index (higher risk = shorter time; tied risks count 0.5; NaN risks left out).
+    """Harrell's concordance index as the leaderboard computes it (:func:`hecktor.metrics.concordance.harrell_cindex`).
 
-    Returns NaN when no comparable pair remains.
+    Higher risk = shorter time; tied risks count 0.5; missing (NaN/inf) risks are tied with everyone.
+    Returns NaN when no comparable pair remains. Times in days.
     """
-    risk = np.asarray(risk, dtype=np.float64)
-    ok = np.isfinite(risk)
-    i, j = comparable_pairs(np.asarray(time)[ok], np.asarray(event)[ok])
-    if i.size == 0:
-        return float("nan")
-    r = risk[ok]
-    return float(((r[i] > r[j]) + 0.5 * (r[i] == r[j])).mean())
+    return float(harrell_cindex(time, np.asarray(event, bool), risk).cindex)
 
 
 def column_cindices(time: np.ndarray, event: np.ndarray, x: np.ndarray) -> np.ndarray:
@@ -56,42 +55,19 @@ def column_cindices(time: np.ndarray, event: np.ndarray, x: np.ndarray) -> np.nd
 
 
 def balanced_accuracy(y_true: np.ndarray, y_pred: np.ndarray) -> float:
-    """(sensitivity + specificity) / 2 with positive = 1; a class absent from ``y_true`` is left out."""
-    y_true = np.asarray(y_true, dtype=bool)
-    y_pred = np.asarray(y_pred, dtype=bool)
-    rates = []
-    if y_true.any():
-        rates.append(float((y_pred & y_true).sum() / y_true.sum()))
-    if (~y_true).any():
-        rates.append(float((~y_pred & ~y_true).sum() / (~y_true).sum()))
-    return float(np.mean(rates)) if rates else float("nan")
+    """(sensitivity + specificity) / 2 with positive = 1; a class absent from ``y_true`` is left out.
+
+    :func:`hecktor.metrics.classification.binary_metrics`'s balanced accuracy (NaN with no patient).
+    """
+    return float(binary_metrics(np.asarray(y_true, dtype=bool), np.asarray(y_pred, dtype=bool)).balanced_accuracy)
 
 
 def auc(y_true: np.ndarray, score: np.ndarray) -> float:
-    """ROC AUC, NaN when only one class is present."""
+    """ROC AUC (``sklearn.metrics.roc_auc_score``, as the evaluation's), NaN when only one class is present."""
     y_true = np.asarray(y_true, dtype=int)
     if len(np.unique(y_true)) < 2:
         return float("nan")
     return float(roc_auc_score(y_true, score))
-
-
-def bootstrap_ci(
-    statistic: Callable[[np.ndarray], float], n: int, n_boot: int = 1000, seed: int = 0, level: float = 0.95
-) -> tuple[float, float]:
-    """Percentile bootstrap interval of ``statistic(indices)`` over ``n`` cases resampled with replacement.
-
-    Resamples whose statistic is NaN (e.g. one class only) are skipped.
-    """
-    rng = np.random.default_rng(seed)
-    values = []
-    for _ in range(n_boot):
-        v = statistic(rng.integers(0, n, n))
-        if np.isfinite(v):
-            values.append(v)
-    if not values:
-        return float("nan"), float("nan")
-    lo, hi = np.percentile(values, [100 * (1 - level) / 2, 100 * (1 + level) / 2])
-    return float(lo), float(hi)
 
 
 def make_folds(
@@ -132,37 +108,18 @@ def summarise(values: dict[str, float], ci: dict[str, tuple[float, float]]) -> d
 
 
 # --- scores as the challenge evaluation computes them ---------------------------------------------------
-# The trainers report CV and held-out figures with the evaluation container's own metric code
-# (evaluation.metrics) when it is importable, so training figures and leaderboard figures share one
-# definition; the local functions above are the fallback (identical on finite inputs).
+# The trainers report CV and held-out figures with the shared metric code (hecktor.metrics), the very
+# functions the evaluation container scores the leaderboard with, so the two figures share one definition.
 
 
 def report_cindex(time: np.ndarray, event: np.ndarray, risk: np.ndarray) -> float:
     """Harrell's C as the evaluation computes it (missing risks tied with everyone)."""
-    try:
-        from evaluation.metrics.concordance import harrell_cindex
-    except ImportError:
-        return harrell_c(time, event, risk)
-    return float(harrell_cindex(time, np.asarray(event, bool), risk).cindex)
+    return harrell_c(time, event, risk)
 
 
 def report_binary(y: np.ndarray, decision: np.ndarray, probability: np.ndarray) -> dict[str, float]:
     """Balanced accuracy, sensitivity, specificity and AUC (NaN where undefined), as the evaluation computes them."""
-    y = np.asarray(y, dtype=int)
-    decision = np.asarray(decision, dtype=bool)
-    try:
-        from evaluation.metrics.classification import binary_metrics
-    except ImportError:
-        yb = y.astype(bool)
-        sens = float((decision & yb).sum() / yb.sum()) if yb.any() else float("nan")
-        spec = float((~decision & ~yb).sum() / (~yb).sum()) if (~yb).any() else float("nan")
-        return {
-            "balanced_accuracy": balanced_accuracy(y, decision),
-            "sensitivity": sens,
-            "specificity": spec,
-            "auc": auc(y, probability),
-        }
-    res = binary_metrics(y, decision, probability)
+    res = binary_metrics(np.asarray(y, dtype=int), np.asarray(decision, dtype=bool), probability)
 
     def num(v: float | None) -> float:
         return float("nan") if v is None else float(v)
@@ -178,10 +135,6 @@ def report_binary(y: np.ndarray, decision: np.ndarray, probability: np.ndarray) 
 def report_bootstrap(
     statistic: Callable[[np.ndarray], float], n: int, n_boot: int = 1000, seed: int = 0
 ) -> tuple[float, float]:
-    """95 % percentile bootstrap interval, by the evaluation's code when importable (NaN when undefined)."""
-    try:
-        from evaluation.metrics.bootstrap import bootstrap_ci as eval_bootstrap
-    except ImportError:
-        return bootstrap_ci(statistic, n, n_boot, seed)
-    res = eval_bootstrap(statistic, n, n_resamples=n_boot, seed=seed)
+    """95 % percentile bootstrap interval (:func:`hecktor.metrics.bootstrap.bootstrap_ci`; NaN when undefined)."""
+    res = bootstrap_ci(statistic, n, n_resamples=n_boot, seed=seed)
     return (float("nan"), float("nan")) if res is None else res

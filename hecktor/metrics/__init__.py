@@ -1,14 +1,17 @@
-"""Metric maths of the HECKTOR evaluation: pure functions, numpy arrays in, numbers or frozen dataclasses out.
+"""Metric maths of HECKTOR: pure functions, numpy arrays in, numbers or frozen dataclasses out.
+
+Shared core: the evaluation scores the leaderboard with it and the algorithm's trainers report their
+cross-validation figures with it, so the two share one definition.
 
 One module per metric family, each with its exact formula and conventions in the docstrings
 (see ``docs/hecktor-reference.md``, "Metric definitions"):
 
-- :mod:`evaluation.metrics.overlap`: per-label volumes (mm^3), Dice, aggregated Dice (Task 1).
-- :mod:`evaluation.metrics.lesions`: GTVn lesion detection counts and F1 (Task 1).
-- :mod:`evaluation.metrics.surface`: HD95 in mm (Task 1, optional).
-- :mod:`evaluation.metrics.concordance`: Harrell's C-index with missing risks counted as ties (Task 2).
-- :mod:`evaluation.metrics.classification`: balanced accuracy, sensitivity, specificity, AUC (Task 3).
-- :mod:`evaluation.metrics.bootstrap`: seeded percentile bootstrap intervals over cases.
+- :mod:`hecktor.metrics.overlap`: per-label volumes (mm^3), Dice, aggregated Dice (Task 1).
+- :mod:`hecktor.metrics.lesions`: GTVn lesion detection counts and F1 (Task 1).
+- :mod:`hecktor.metrics.surface`: HD95 in mm (Task 1, optional).
+- :mod:`hecktor.metrics.concordance`: Harrell's C-index with missing risks counted as ties (Task 2).
+- :mod:`hecktor.metrics.classification`: balanced accuracy, sensitivity, specificity, AUC (Task 3).
+- :mod:`hecktor.metrics.bootstrap`: seeded percentile bootstrap intervals over cases.
 
 No file I/O, no torch, no MONAI. Submodules are imported on demand (``surface`` pulls in scipy).
 """

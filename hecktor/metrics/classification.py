@@ -30,7 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 from sklearn.metrics import roc_auc_score
 
-from evaluation.metrics import floats_or_nan
+from hecktor.metrics import floats_or_nan
 
 
 @dataclass(frozen=True)

@@ -41,7 +41,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from evaluation.metrics import floats_or_nan
+from hecktor.metrics import floats_or_nan
 
 #: Cells of the events x patients pair matrix evaluated at once (bounds the temporary memory to ~10 MB).
 _BLOCK_CELLS = 1 << 20

@@ -45,6 +45,17 @@ def test_harrell_c_matches_scikit_survival() -> None:
     assert cols[0] == pytest.approx(harrell_c(time, event, risk)) and cols[1] == pytest.approx(1 - cols[0])
 
 
+def test_harrell_c_counts_missing_risks_as_ties_like_the_leaderboard() -> None:
+    from hecktor.metrics.concordance import harrell_cindex
+
+    time = np.array([1.0, 2.0, 3.0, 4.0])
+    event = np.array([True, True, False, True])
+    risk = np.array([4.0, np.nan, 2.0, 1.0])
+    # pairs (0,1) (0,2) (0,3) (1,2) (1,3): 2 concordant, 3 involve the missing risk (0.5 each)
+    assert harrell_c(time, event, risk) == pytest.approx(3.5 / 5)
+    assert harrell_c(time, event, risk) == harrell_cindex(time, event, risk).cindex
+
+
 def test_icare_learns_signs_and_drops_correlated_features() -> None:
     x, t, e = _cohort(200)
     bags = fit_icare(x, t, e, IcareSettings(n_bags=20, cmin=(0.55,)), seed=1)

@@ -128,7 +128,7 @@ def test_task2_integrated_brier_score_matches_sksurv(tmp_path: Path) -> None:
     from sksurv.metrics import integrated_brier_score
     from sksurv.util import Surv
 
-    from evaluation.metrics.brier import default_times, survival_at
+    from hecktor.metrics.brier import default_times, survival_at
 
     known = [o for o in OUTCOMES if o["RFS"] is not None and o["Relapse"] is not None]
     curves = {

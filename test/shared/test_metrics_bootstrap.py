@@ -1,11 +1,11 @@
-"""evaluation.metrics.bootstrap: determinism, the percentile interval, skipped undefined resamples."""
+"""hecktor.metrics.bootstrap: determinism, the percentile interval, skipped undefined resamples."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from evaluation.metrics.bootstrap import bootstrap_ci
+from hecktor.metrics.bootstrap import bootstrap_ci
 
 VALUES = np.array([0.2, 0.9, 0.4, 0.7, 0.1, 0.8, 0.5, 0.3, 0.6, 1.0])
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from evaluation.metrics.brier import brier_scores, default_times, integrated_brier_score, survival_at
+from hecktor.metrics.brier import brier_scores, default_times, integrated_brier_score, survival_at
 
 sksurv_metrics = pytest.importorskip("sksurv.metrics")
 Surv = pytest.importorskip("sksurv.util").Surv

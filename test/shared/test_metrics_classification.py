@@ -1,4 +1,4 @@
-"""evaluation.metrics.classification: balanced accuracy (sklearn cross-check), missing calls wrong, AUC."""
+"""hecktor.metrics.classification: balanced accuracy (sklearn cross-check), missing calls wrong, AUC."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import balanced_accuracy_score, roc_auc_score
 
-from evaluation.metrics.classification import BinaryResult, binary_metrics
+from hecktor.metrics.classification import BinaryResult, binary_metrics
 
 
 def test_hand_computed_with_missing_calls_counted_wrong() -> None:

@@ -1,4 +1,4 @@
-"""evaluation.metrics.concordance: Harrell's C, tied times/risks as sksurv and lifelines, missing risks as ties."""
+"""hecktor.metrics.concordance: Harrell's C, tied times/risks as sksurv and lifelines, missing risks as ties."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 from lifelines.utils import concordance_index
 from sksurv.metrics import concordance_index_censored
 
-from evaluation.metrics.concordance import ConcordanceResult, harrell_cindex
+from hecktor.metrics.concordance import ConcordanceResult, harrell_cindex
 
 
 def test_hand_computed_no_ties() -> None:

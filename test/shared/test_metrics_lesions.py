@@ -1,4 +1,4 @@
-"""evaluation.metrics.lesions: group rule and one-to-one matching, connectivity, threshold, F1 by summed counts."""
+"""hecktor.metrics.lesions: group rule and one-to-one matching, connectivity, threshold, F1 by summed counts."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from evaluation.metrics.lesions import DetectionCounts, LesionMatch, detect_lesions, f1_from_counts
+from hecktor.metrics.lesions import DetectionCounts, LesionMatch, detect_lesions, f1_from_counts
 
 SHAPE = (6, 12, 12)
 

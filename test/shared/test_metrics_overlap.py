@@ -1,4 +1,4 @@
-"""evaluation.metrics.overlap: per-case Dice conventions, mm^3 volumes, aggregated Dice; SimpleITK cross-check."""
+"""hecktor.metrics.overlap: per-case Dice conventions, mm^3 volumes, aggregated Dice; SimpleITK cross-check."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import pytest
 import SimpleITK as sitk
 from grand_challenge_metrics.stats import calculate_confusion_matrix, dice_from_confusion_matrix
 
-from evaluation.metrics.overlap import Overlap, aggregated_dice, dice_with_convention, label_overlaps
+from hecktor.metrics.overlap import Overlap, aggregated_dice, dice_with_convention, label_overlaps
 
 
 def _maps(shape: tuple[int, int, int] = (4, 5, 6)) -> tuple[np.ndarray, np.ndarray]:

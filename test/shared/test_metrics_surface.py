@@ -1,4 +1,4 @@
-"""evaluation.metrics.surface: HD95 in mm, hand-computed on cubes; cropping changes nothing."""
+"""hecktor.metrics.surface: HD95 in mm, hand-computed on cubes; cropping changes nothing."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 from grand_challenge_metrics.stats import percentile_hausdorff_distance
 from scipy import ndimage
 
-from evaluation.metrics.surface import hd95_mm
+from hecktor.metrics.surface import hd95_mm
 
 SPACING_ZYX = (3.0, 1.0, 0.5)
 
@@ -82,8 +82,8 @@ def test_cropping_gives_the_uncropped_value(seed: int) -> None:
 def test_metrics_package_imports_neither_torch_nor_monai() -> None:
     code = (
         "import sys\n"
-        "import evaluation.metrics.overlap, evaluation.metrics.lesions, evaluation.metrics.surface\n"
-        "import evaluation.metrics.concordance, evaluation.metrics.classification, evaluation.metrics.bootstrap\n"
+        "import hecktor.metrics.overlap, hecktor.metrics.lesions, hecktor.metrics.surface\n"
+        "import hecktor.metrics.concordance, hecktor.metrics.classification, hecktor.metrics.bootstrap\n"
         "bad = [m for m in sys.modules if m.split('.')[0] in ('torch', 'monai')]\n"
         "assert not bad, bad\n"
     )
