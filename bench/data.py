@@ -31,7 +31,7 @@ MARKER = "case.json"
 
 @dataclass(frozen=True)
 class CaseSpec:
-    """One benchmark case: what :func:`hecktor.synthetic.generate_case` is asked for."""
+    """One benchmark case: what :func:`synthetic.generate_case` is asked for."""
 
     name: str
     patient_id: str
@@ -49,7 +49,7 @@ CASES: dict[str, CaseSpec] = {
 
 
 def case_folder(spec: CaseSpec, cache: Path) -> Path:
-    from hecktor.synthetic import GENERATOR_VERSION
+    from synthetic import GENERATOR_VERSION
 
     return Path(cache) / f"{spec.name}-{spec.patient_id}-seed{spec.seed}-{spec.size}-g{GENERATOR_VERSION}"
 
@@ -69,8 +69,8 @@ def ensure_case(spec: CaseSpec | str, cache: str | Path = DEFAULT_CACHE, log=pri
         info["cached"] = True
         return info
     from hecktor.imageio import write_image
-    from hecktor.synthetic import generate_case
-    from hecktor.synthetic.gc_layout import write_case_inputs
+    from synthetic import generate_case
+    from synthetic.gc_layout import write_case_inputs
 
     if folder.exists():
         shutil.rmtree(folder)
@@ -121,9 +121,9 @@ def describe(info: dict[str, Any]) -> str:
 
 def find_seeds(patient_id: str, coverage: str, seeds: range = range(16)) -> list[tuple[int, tuple[int, ...], bool]]:
     """(seed, CT size, has planning CT) for ``seeds`` without rendering any image: how the seeds above were chosen."""
-    from hecktor.synthetic.acquisition import draw_acquisition
-    from hecktor.synthetic.patient import draw_patient
-    from hecktor.synthetic.seeds import stream
+    from synthetic.acquisition import draw_acquisition
+    from synthetic.patient import draw_patient
+    from synthetic.seeds import stream
 
     found = []
     for seed in seeds:

@@ -1,6 +1,6 @@
 """Command line: write a synthetic cohort.
 
-``python -m hecktor.synthetic --out DIR --cases N --seed S [--size small|realistic]
+``python -m synthetic --out DIR --cases N --seed S [--size small|realistic]
 [--layout training|grand-challenge]``
 
 Cases are generated and written one at a time (memory stays that of one case), with progress lines
@@ -17,19 +17,19 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from hecktor.progress import peak_rss_gib, progress, setup_logging
-from hecktor.synthetic.acquisition import SIZES
-from hecktor.synthetic.case import generate_case
-from hecktor.synthetic.cohort import plan_cohort
-from hecktor.synthetic.gc_layout import GrandChallengeLayoutWriter
-from hecktor.synthetic.metadata import oracle_scores
-from hecktor.synthetic.training_layout import TrainingLayoutWriter
+from synthetic.acquisition import SIZES
+from synthetic.case import generate_case
+from synthetic.cohort import plan_cohort
+from synthetic.gc_layout import GrandChallengeLayoutWriter
+from synthetic.metadata import oracle_scores
+from synthetic.training_layout import TrainingLayoutWriter
 
-log = logging.getLogger("hecktor.synthetic")
+log = logging.getLogger("synthetic")
 LAYOUTS = ("training", "grand-challenge")
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m hecktor.synthetic", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m synthetic", description=__doc__.splitlines()[0])
     parser.add_argument("--out", required=True, type=Path, help="output folder (created)")
     parser.add_argument("--cases", type=int, default=20, help="number of cases (default 20)")
     parser.add_argument("--seed", type=int, default=0, help="cohort seed (default 0)")

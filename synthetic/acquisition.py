@@ -15,8 +15,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from hecktor.synthetic.anatomy import ELECTIVE_NECK, Anatomy
-from hecktor.synthetic.grids import AxisGrid
+from synthetic.anatomy import ELECTIVE_NECK, Anatomy
+from synthetic.grids import AxisGrid
 
 SIZES = ("small", "realistic")
 COVERAGES = ("head", "thorax", "whole-body")

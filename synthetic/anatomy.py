@@ -12,8 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from hecktor.synthetic.render import Layer
-from hecktor.synthetic.shapes import Ellipsoid, Solid, Union, ZTube
+from synthetic.render import Layer
+from synthetic.shapes import Ellipsoid, Solid, Union, ZTube
 
 # Canonical solids (mm). The skull vertex is at z = 0; the chin near z = -215; shoulders near z = -290.
 CRANIUM = Ellipsoid((0.0, 8.0, -78.0), (72.0, 92.0, 78.0))

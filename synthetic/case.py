@@ -7,11 +7,11 @@ from typing import Any
 
 import SimpleITK as sitk
 
-from hecktor.synthetic.acquisition import draw_acquisition
-from hecktor.synthetic.centres import centre_habits
-from hecktor.synthetic.imaging import render_ct, render_dose, render_label, render_pet
-from hecktor.synthetic.patient import draw_patient
-from hecktor.synthetic.seeds import stream
+from synthetic.acquisition import draw_acquisition
+from synthetic.centres import centre_habits
+from synthetic.imaging import render_ct, render_dose, render_label, render_pet
+from synthetic.patient import draw_patient
+from synthetic.seeds import stream
 
 
 @dataclass
@@ -28,7 +28,7 @@ class SyntheticCase:
     targets, ``hpv`` (0/1, ``None`` when unknown) the Task 3 target. ``oracle_risk`` is the latent
     log-hazard RFS was drawn from; ``oracle_hpv_prob`` the probability HPV was drawn from.
     ``achievable_risk`` and ``achievable_hpv_prob`` drop the terms no input reveals (see
-    :mod:`hecktor.synthetic.patient`).
+    :mod:`synthetic.patient`).
     ``lesions`` describes each lesion (label, centre in mm LPS, radii in mm, SUV, volume in mm^3).
     """
 

@@ -17,11 +17,11 @@ from typing import Any
 
 import numpy as np
 
-from hecktor.synthetic.acquisition import drawn_ct_flip
-from hecktor.synthetic.case import SyntheticCase, generate_case
-from hecktor.synthetic.centres import CENTRES
-from hecktor.synthetic.patient import draw_structure
-from hecktor.synthetic.seeds import stream
+from synthetic.acquisition import drawn_ct_flip
+from synthetic.case import SyntheticCase, generate_case
+from synthetic.centres import CENTRES
+from synthetic.patient import draw_structure
+from synthetic.seeds import stream
 
 #: Cases at the start of a cohort that always have a GTVp.
 ALWAYS_PRIMARY_FIRST = 20

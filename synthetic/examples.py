@@ -1,6 +1,6 @@
-"""Rebuild the committed ``ground_truth_examples/``: ``python -m hecktor.synthetic.examples [--out DIR]``.
+"""Rebuild the committed ``ground_truth_examples/``: ``python -m synthetic.examples [--out DIR]``.
 
-Five ``small`` synthetic patients in the Grand Challenge layout (see :mod:`hecktor.synthetic.gc_layout`)
+Five ``small`` synthetic patients in the Grand Challenge layout (see :mod:`synthetic.gc_layout`)
 plus an evaluation input tree per task built with :func:`hecktor.predictions_tree.write_predictions_tree`
 from synthetic "predictions":
 
@@ -37,9 +37,9 @@ from hecktor import interface
 from hecktor.imageio import write_image
 from hecktor.predictions_tree import JobSpec, write_predictions_tree
 from hecktor.progress import setup_logging
-from hecktor.synthetic.case import SyntheticCase, generate_case
-from hecktor.synthetic.gc_layout import GROUND_TRUTH_DIR, INPUTS_DIR, write_grand_challenge_layout
-from hecktor.synthetic.metadata import METADATA_FILENAME
+from synthetic.case import SyntheticCase, generate_case
+from synthetic.gc_layout import GROUND_TRUTH_DIR, INPUTS_DIR, write_grand_challenge_layout
+from synthetic.metadata import METADATA_FILENAME
 
 log = logging.getLogger(__name__)
 
@@ -142,7 +142,7 @@ def build_examples(out_dir: str | Path = DEFAULT_OUT) -> Path:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m hecktor.synthetic.examples", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m synthetic.examples", description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"output folder (default {DEFAULT_OUT})")
     args = parser.parse_args(argv)
     setup_logging()

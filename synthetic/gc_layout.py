@@ -31,9 +31,9 @@ from hecktor import interface
 from hecktor.imageio import write_image
 from hecktor.interface import Socket
 from hecktor.payloads import socket_value
-from hecktor.synthetic.case import SyntheticCase
-from hecktor.synthetic.metadata import case_summary, write_metadata
-from hecktor.synthetic.tables import OUTCOME_COLUMNS, case_row, write_csv
+from synthetic.case import SyntheticCase
+from synthetic.metadata import case_summary, write_metadata
+from synthetic.tables import OUTCOME_COLUMNS, case_row, write_csv
 
 log = logging.getLogger(__name__)
 

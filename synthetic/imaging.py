@@ -16,12 +16,12 @@ import numpy as np
 import SimpleITK as sitk
 from scipy.ndimage import gaussian_filter
 
-from hecktor.synthetic.anatomy import ELECTIVE_NECK
-from hecktor.synthetic.centres import CentreHabits
-from hecktor.synthetic.grids import AxisGrid
-from hecktor.synthetic.lesions import lesion_ct_layers, lesion_label_solids, lesion_pet_layers
-from hecktor.synthetic.patient import PatientPlan
-from hecktor.synthetic.render import Layer, blur_profile, paint, paint_labels, ramp_profile
+from synthetic.anatomy import ELECTIVE_NECK
+from synthetic.centres import CentreHabits
+from synthetic.grids import AxisGrid
+from synthetic.lesions import lesion_ct_layers, lesion_label_solids, lesion_pet_layers
+from synthetic.patient import PatientPlan
+from synthetic.render import Layer, blur_profile, paint, paint_labels, ramp_profile
 
 AIR_HU = -1000.0
 HU_RANGE = (-1024.0, 3071.0)

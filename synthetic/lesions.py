@@ -1,6 +1,6 @@
 """Synthetic lesions: a primary tumour (GTVp, label 1) and involved lymph nodes (GTVn, label 2).
 
-Lesions are drawn in the phantom's canonical frame (see :mod:`hecktor.synthetic.anatomy`) and placed
+Lesions are drawn in the phantom's canonical frame (see :mod:`synthetic.anatomy`) and placed
 with the patient's anatomy. GTVp is an irregular union of 2-3 rotated ellipsoids at the oropharynx
 beside the airway (main semi-axes ~8-20 mm); GTVn are 0-5 ellipsoidal nodes (3-15 mm) laterally in
 the neck, kept at least :data:`MIN_GAP_MM` apart from each other and from the primary so that every
@@ -16,9 +16,9 @@ from typing import Any
 import numpy as np
 from scipy.spatial.transform import Rotation
 
-from hecktor.synthetic.anatomy import Anatomy, airway_y
-from hecktor.synthetic.render import Layer
-from hecktor.synthetic.shapes import Ellipsoid, Solid, Union, solid_volume_mm3
+from synthetic.anatomy import Anatomy, airway_y
+from synthetic.render import Layer
+from synthetic.shapes import Ellipsoid, Solid, Union, solid_volume_mm3
 
 GTVP = 1
 GTVN = 2

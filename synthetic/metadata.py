@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from hecktor.synthetic.case import SyntheticCase
+from synthetic.case import SyntheticCase
 
 GENERATOR = "hecktor.synthetic"
 #: Bumped whenever the same seed would give different data.

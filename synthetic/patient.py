@@ -1,6 +1,6 @@
 """A synthetic patient without images: anatomy, lesions, clinical record, HPV status and outcome.
 
-Generative story (all per patient, from :mod:`hecktor.synthetic.seeds` streams):
+Generative story (all per patient, from :mod:`synthetic.seeds` streams):
 
 1. structure: GTVp present (97 %), number of GTVn (0: 15 %, 1: 30 %, 2: 25 %, 3: 15 %, 4: 10 %, 5: 5 %);
 2. anatomy and lesions (physical volumes in mm^3, SUVmax);
@@ -32,10 +32,10 @@ import numpy as np
 
 from hecktor import clinical as ck
 from hecktor.patients import centre_of
-from hecktor.synthetic.anatomy import Anatomy, draw_anatomy
-from hecktor.synthetic.centres import center_id, centre_habits
-from hecktor.synthetic.lesions import GTVN, GTVP, Lesion, draw_lesions
-from hecktor.synthetic.seeds import stream
+from synthetic.anatomy import Anatomy, draw_anatomy
+from synthetic.centres import center_id, centre_habits
+from synthetic.lesions import GTVN, GTVP, Lesion, draw_lesions
+from synthetic.seeds import stream
 
 #: Probabilities of 0..5 involved nodes.
 NODE_COUNT_PROBS = (0.15, 0.30, 0.25, 0.15, 0.10, 0.05)

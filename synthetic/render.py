@@ -16,8 +16,8 @@ from typing import Literal
 import numpy as np
 from scipy.special import erfc
 
-from hecktor.synthetic.grids import AxisGrid, index_range
-from hecktor.synthetic.shapes import Solid
+from synthetic.grids import AxisGrid, index_range
+from synthetic.shapes import Solid
 
 Profile = Callable[[np.ndarray], np.ndarray]
 

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from hecktor import clinical as ck
-from hecktor.synthetic.case import SyntheticCase
+from synthetic.case import SyntheticCase
 
 PATIENT_ID = "PatientID"
 RFS = "RFS"

@@ -18,9 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from hecktor.imageio import write_image
-from hecktor.synthetic.case import SyntheticCase
-from hecktor.synthetic.metadata import case_summary, write_metadata
-from hecktor.synthetic.tables import TASK_COLUMNS, case_row, in_task, write_csv
+from synthetic.case import SyntheticCase
+from synthetic.metadata import case_summary, write_metadata
+from synthetic.tables import TASK_COLUMNS, case_row, in_task, write_csv
 
 log = logging.getLogger(__name__)
 

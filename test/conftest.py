@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from hecktor.synthetic import SyntheticCase, generate_cohort
+from synthetic import SyntheticCase, generate_cohort
 
 
 @pytest.fixture(scope="session")

@@ -19,7 +19,7 @@ from hecktor.geometry import Grid, grid_differences
 from hecktor.imageio import find_single_image, read_image
 from hecktor.patients import patient_id_from_image_name
 from hecktor.payloads import entry_image_name, entry_relative_path
-from hecktor.synthetic import (
+from synthetic import (
     SyntheticCase,
     generate_case,
     generate_cohort,
@@ -102,9 +102,9 @@ def test_case_without_primary_or_nodes():
 
 
 def test_realistic_grids_without_rendering():
-    from hecktor.synthetic.acquisition import draw_acquisition
-    from hecktor.synthetic.patient import draw_patient
-    from hecktor.synthetic.seeds import stream
+    from synthetic.acquisition import draw_acquisition
+    from synthetic.patient import draw_patient
+    from synthetic.seeds import stream
 
     plan = draw_patient("USZ-001", 3)
     for coverage in ("head", "thorax", "whole-body"):
@@ -280,7 +280,7 @@ def test_layouts_are_byte_identical_for_the_same_seed(tmp_path):
 def test_cli_writes_a_cohort(tmp_path):
     out = tmp_path / "cli"
     result = subprocess.run(
-        [sys.executable, "-m", "hecktor.synthetic", "--out", str(out), "--cases", "2", "--seed", "3"],
+        [sys.executable, "-m", "synthetic", "--out", str(out), "--cases", "2", "--seed", "3"],
         capture_output=True,
         text=True,
         cwd=REPO,
@@ -308,12 +308,12 @@ def _tree_content(root: Path) -> dict[str, object]:
 
 
 def test_committed_examples_are_up_to_date(tmp_path):
-    from hecktor.synthetic.examples import build_examples
+    from synthetic.examples import build_examples
 
     fresh = build_examples(tmp_path / "examples")
     committed = REPO / "ground_truth_examples"
     assert _tree_content(fresh) == _tree_content(committed), (
-        "ground_truth_examples/ is stale: run `python -m hecktor.synthetic.examples`"
+        "ground_truth_examples/ is stale: run `python -m synthetic.examples`"
     )
 
 
@@ -345,7 +345,7 @@ def test_examples_have_their_promised_properties():
 
 
 def test_oracle_scores_undefined_without_comparable_pairs():
-    from hecktor.synthetic import oracle_scores
+    from synthetic import oracle_scores
 
     base = {"oracle_risk": 1.0, "achievable_risk": 1.0, "oracle_hpv_prob": 0.5, "achievable_hpv_prob": 0.5, "hpv": 1}
     # The only event is the later time: no comparable pair, so no C-index (not an exception).

@@ -152,7 +152,7 @@ def test_suv_peak_uses_a_one_ml_sphere() -> None:
 
 
 def test_small_synthetic_case_is_fast_and_complete() -> None:
-    synthetic = pytest.importorskip("hecktor.synthetic")
+    synthetic = pytest.importorskip("synthetic")
     case = synthetic.generate_case("CHUS-002", seed=1, size="small", with_planning=True)
     start = time.perf_counter()
     f = extract_features(case.ct, case.pet, case.label, case.rt_dose)

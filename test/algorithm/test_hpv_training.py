@@ -14,7 +14,7 @@ from algorithm.training import hpv as train_hpv
 
 @pytest.fixture(scope="module")
 def cohort(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    synthetic = pytest.importorskip("hecktor.synthetic")
+    synthetic = pytest.importorskip("synthetic")
     out = tmp_path_factory.mktemp("cohort")
     synthetic.write_training_layout(synthetic.generate_cohort(24, seed=8), out)
     return out

@@ -28,7 +28,7 @@ from algorithm.training import segmentation as train_cli
 from algorithm.training.seg_data import find_cases
 from hecktor.geometry import Grid, grid_differences
 from hecktor.imageio import read_image
-from hecktor.synthetic import generate_cohort, write_training_layout
+from synthetic import generate_cohort, write_training_layout
 
 #: Tiny network sizes per architecture (the config's other network settings are kept).
 TINY_KWARGS: dict[str, dict[str, Any]] = {

@@ -32,7 +32,7 @@ def _one_thread() -> None:
 
 @pytest.fixture(scope="module")
 def cohort(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    synthetic = pytest.importorskip("hecktor.synthetic")
+    synthetic = pytest.importorskip("synthetic")
     out = tmp_path_factory.mktemp("cohort")
     synthetic.write_training_layout(synthetic.generate_cohort(24, seed=3, size="small"), out)
     return out

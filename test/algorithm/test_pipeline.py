@@ -21,7 +21,7 @@ from algorithm.pipeline import Algorithm, parse_tasks
 from hecktor import interface
 from hecktor.geometry import Grid, grid_differences
 from hecktor.imageio import find_single_image, read_image
-from hecktor.synthetic import generate_case, write_grand_challenge_layout
+from synthetic import generate_case, write_grand_challenge_layout
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -19,7 +19,7 @@ FAST = ["--folds", "3", "--bags", "8", "--bootstrap", "20"]
 
 @pytest.fixture(scope="module")
 def cohort(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    synthetic = pytest.importorskip("hecktor.synthetic")
+    synthetic = pytest.importorskip("synthetic")
     out = tmp_path_factory.mktemp("cohort")
     synthetic.write_training_layout(synthetic.generate_cohort(20, seed=5), out)
     return out

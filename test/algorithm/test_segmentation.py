@@ -22,7 +22,7 @@ from algorithm.segmentation.network import build_network, state_dict_cpu
 from algorithm.segmentation.postprocess import remove_small_components
 from algorithm.segmentation.preprocess import preprocess
 from hecktor.geometry import Grid, bounding_box_mm, grid_differences
-from hecktor.synthetic import SyntheticCase, generate_case
+from synthetic import SyntheticCase, generate_case
 
 BUNDLED = Path(__file__).resolve().parents[2] / "algorithm" / "resources" / "model" / "segmentation"
 DEMO_CONFIG = (

@@ -16,7 +16,7 @@ from algorithm.training.seg_data import centre_folds, find_cases
 from hecktor.errors import InputError
 from hecktor.geometry import Grid, grid_differences
 from hecktor.imageio import read_image
-from hecktor.synthetic import generate_cohort, write_training_layout
+from synthetic import generate_cohort, write_training_layout
 
 
 @pytest.fixture(scope="module")

@@ -14,12 +14,12 @@ from evaluation.config import Conventions
 from evaluation.evaluate import RunOptions, evaluate
 from evaluation.ground_truth import load_ground_truth
 
-synthetic = pytest.importorskip("hecktor.synthetic")
+synthetic = pytest.importorskip("synthetic")
 
 
 @pytest.fixture(scope="module")
 def cohort(tmp_path_factory: pytest.TempPathFactory) -> tuple[list, Path]:
-    from hecktor.synthetic.training_layout import write_training_layout
+    from synthetic.training_layout import write_training_layout
 
     root = tmp_path_factory.mktemp("synthetic")
     cases = synthetic.generate_cohort(6, seed=3, size="small")
