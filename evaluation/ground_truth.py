@@ -19,19 +19,17 @@ Only file locations and the outcome table are read here; label voxels are read p
 from __future__ import annotations
 
 import csv
-import math
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from evaluation.problems import Problem, StructuralError
+from hecktor.dataset_layout import CSV_GLOB, image_stem, is_blank, label_stem, parse_binary, parse_float, task_dirs
 from hecktor.imageio import is_image_file, strip_image_suffix
 
 LABELS_DIR = "labels"
 OUTCOMES_CSV = "outcomes.csv"
 OUTCOME_COLUMNS: tuple[str, ...] = ("PatientID", "CenterID", "RFS", "Relapse", "HPV Status")
-ORGANISER_CSV_GLOB = "HECKTOR_*Task_*.csv"
-_ORGANISER_TASK_DIR = re.compile(r"^Task[ _]?(\d)$", re.IGNORECASE)
+ORGANISER_CSV_GLOB = CSV_GLOB
 
 
 @dataclass(frozen=True)
@@ -139,7 +137,7 @@ def _load_organiser_layout(root: Path) -> GroundTruth:
 def organiser_label_path(case_dir: Path) -> Path | None:
     """``<case_dir>/<PatientID>.nii.gz`` (any image suffix), the label of the organisers' layout."""
     for path in sorted(case_dir.iterdir()):
-        if is_image_file(path) and strip_image_suffix(path.name) == case_dir.name:
+        if is_image_file(path) and strip_image_suffix(path.name) == label_stem(case_dir.name):
             return path
     return None
 
@@ -147,19 +145,14 @@ def organiser_label_path(case_dir: Path) -> Path | None:
 def organiser_ct_path(case_dir: Path) -> Path | None:
     """``<case_dir>/<PatientID>__CT.nii.gz`` (any image suffix) of the organisers' layout."""
     for path in sorted(case_dir.iterdir()):
-        if is_image_file(path) and strip_image_suffix(path.name) == f"{case_dir.name}__CT":
+        if is_image_file(path) and strip_image_suffix(path.name) == image_stem(case_dir.name, "ct"):
             return path
     return None
 
 
 def _organiser_task_dirs(root: Path) -> list[tuple[int, Path]]:
     """``(task, folder)`` of ``Task 1/``-style folders, Task 1 first (it holds the labels)."""
-    found = []
-    for path in root.iterdir():
-        match = _ORGANISER_TASK_DIR.match(path.name)
-        if match and path.is_dir():
-            found.append((int(match.group(1)), path))
-    return sorted(found)
+    return task_dirs(root)
 
 
 def _organiser_csvs(root: Path) -> list[Path]:
@@ -246,34 +239,6 @@ def parse_outcome_row(row: dict[str, str]) -> tuple[Outcome, list[str]]:
     center = row.get("CenterID", "")
     center_id = None if is_blank(center) else _tidy_number(center)
     return Outcome(row["PatientID"], center_id, rfs, relapse, hpv), bad
-
-
-def is_blank(text: str) -> bool:
-    return text.strip().lower() in {"", "na", "nan", "none", "null", "n/a"}
-
-
-def parse_float(text: str) -> float | None:
-    """A finite float, or ``None``."""
-    try:
-        value = float(text)
-    except (TypeError, ValueError):
-        return None
-    return value if math.isfinite(value) else None
-
-
-def parse_binary(text: str) -> bool | None:
-    """``1``/``1.0``/``true`` -> True, ``0``/``0.0``/``false`` -> False, anything else -> None."""
-    lowered = text.strip().lower()
-    if lowered in {"true", "yes"}:
-        return True
-    if lowered in {"false", "no"}:
-        return False
-    value = parse_float(lowered)
-    if value == 1.0:
-        return True
-    if value == 0.0:
-        return False
-    return None
 
 
 def _tidy_number(text: str) -> str:

@@ -27,16 +27,15 @@ from evaluation.ground_truth import (
     LABELS_DIR,
     OUTCOME_COLUMNS,
     OUTCOMES_CSV,
-    is_blank,
     load_ground_truth,
     organiser_ct_path,
-    parse_binary,
 )
 from evaluation.parallel import map_cases
 from evaluation.problems import Problem, StructuralError
 from evaluation.results import build_metrics, write_metrics
 from evaluation.segmentation import bad_label_values
 from evaluation.submission import CaseSubmission
+from hecktor.dataset_layout import is_blank, parse_binary
 from hecktor.errors import InputError
 from hecktor.geometry import Grid, grid_differences
 from hecktor.imageio import is_image_file, read_image, read_image_header, strip_image_suffix, write_image

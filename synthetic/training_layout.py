@@ -17,24 +17,13 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from hecktor.dataset_layout import NIFTI, TASKS, csv_path, image_stem, label_stem, task_dir
 from hecktor.imageio import write_image
 from synthetic.case import SyntheticCase
 from synthetic.metadata import case_summary, write_metadata
 from synthetic.tables import TASK_COLUMNS, case_row, in_task, write_csv
 
 log = logging.getLogger(__name__)
-
-TASKS = (1, 2, 3)
-
-
-def task_dir(out_dir: str | Path, task: int) -> Path:
-    """``DIR/Task <n>``."""
-    return Path(out_dir) / f"Task {task}"
-
-
-def csv_path(out_dir: str | Path, task: int) -> Path:
-    """``DIR/HECKTOR_2025_Training_Task_<n>.csv``."""
-    return Path(out_dir) / f"HECKTOR_2025_Training_Task_{task}.csv"
 
 
 class TrainingLayoutWriter:
@@ -49,9 +38,9 @@ class TrainingLayoutWriter:
         pid = case.patient_id
         row = case_row(case)
         first = task_dir(self.out_dir, 1) / pid
-        ct = write_image(case.ct, first / f"{pid}__CT.nii.gz")
-        pet = write_image(case.pet, first / f"{pid}__PT.nii.gz")
-        write_image(case.label, first / f"{pid}.nii.gz")
+        ct = write_image(case.ct, first / f"{image_stem(pid, 'ct')}{NIFTI}")
+        pet = write_image(case.pet, first / f"{image_stem(pid, 'pet')}{NIFTI}")
+        write_image(case.label, first / f"{label_stem(pid)}{NIFTI}")
         for task in TASKS[1:]:
             if not in_task(row, task):
                 continue
@@ -60,8 +49,8 @@ class TrainingLayoutWriter:
             shutil.copyfile(ct, folder / ct.name)
             shutil.copyfile(pet, folder / pet.name)
             if task == 2 and case.planning_ct is not None and case.rt_dose is not None:
-                write_image(case.planning_ct, folder / f"{pid}__CTPlanning.nii.gz")
-                write_image(case.rt_dose, folder / f"{pid}__RTDOSE.nii.gz")
+                write_image(case.planning_ct, folder / f"{image_stem(pid, 'planning_ct')}{NIFTI}")
+                write_image(case.rt_dose, folder / f"{image_stem(pid, 'rt_dose')}{NIFTI}")
         self.rows.append(row)
         self.summaries.append(case_summary(case))
 

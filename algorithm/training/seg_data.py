@@ -27,6 +27,7 @@ import SimpleITK as sitk
 from algorithm.segmentation.config import SegmentationConfig
 from algorithm.segmentation.locate_net import NetworkLocator
 from algorithm.segmentation.preprocess import preprocess
+from hecktor.dataset_layout import image_stem, label_stem, task_of_dir_name
 from hecktor.errors import InputError
 from hecktor.imageio import IMAGE_SUFFIXES, read_image, strip_image_suffix
 from hecktor.patients import centre_of
@@ -80,7 +81,7 @@ def task1_folder(data: Path) -> Path:
     if not data.is_dir():
         raise InputError(data, "training data folder is missing")
     for child in sorted(data.iterdir()):
-        if child.is_dir() and re.fullmatch(r"task[\s_-]*1", child.name.strip().lower()):
+        if child.is_dir() and task_of_dir_name(child.name) == 1:
             return child
     return data
 
@@ -102,8 +103,8 @@ def find_cases(data: Path) -> list[TrainingCase]:
         if not match:
             continue
         pid = match.group("pid")
-        pet = _sibling(ct, f"{pid}__PT") or by_stem.get(f"{pid}__PT")
-        label = _sibling(ct, pid) or by_stem.get(pid)
+        pet = _sibling(ct, image_stem(pid, "pet")) or by_stem.get(image_stem(pid, "pet"))
+        label = _sibling(ct, label_stem(pid)) or by_stem.get(label_stem(pid))
         if pet is None or label is None:
             log.warning("skipping %s: %s missing", pid, "PET" if pet is None else "label")
             continue

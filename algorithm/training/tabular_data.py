@@ -41,8 +41,18 @@ from algorithm.features import (
     extract_features,
 )
 from hecktor.clinical import ClinicalRecord, parse_clinical
+from hecktor.dataset_layout import (
+    IMAGE_TAGS,
+    csv_name,
+    find_image,
+    image_stem,
+    label_stem,
+    parse_binary,
+    task_dir,
+    task_of_dir_name,
+)
 from hecktor.errors import HecktorError, InputError
-from hecktor.imageio import IMAGE_SUFFIXES, is_image_file, read_image
+from hecktor.imageio import is_image_file, read_image
 from hecktor.patients import centre_of
 from hecktor.progress import progress
 
@@ -81,7 +91,7 @@ def dataset_root(data: Path) -> Path:
     data = Path(data)
     if not data.is_dir():
         raise DatasetError(f"{data}: dataset folder is missing")
-    if re.fullmatch(r"task[ _-]?\d", data.name.strip().lower()):
+    if task_of_dir_name(data.name) is not None:
         return data.parent
     return data
 
@@ -89,9 +99,9 @@ def dataset_root(data: Path) -> Path:
 def find_task_csv(data: Path, task: int) -> Path:
     """The organisers' CSV of ``task`` under the dataset (root, task folders, then one level down)."""
     root = dataset_root(data)
-    wanted = f"hecktor2025trainingtask{task}csv"
+    wanted = _norm(csv_name(task))
     candidates: list[Path] = []
-    for folder in (Path(data), root, root / f"Task {task}", *sorted(p for p in root.iterdir() if p.is_dir())):
+    for folder in (Path(data), root, task_dir(root, task), *sorted(p for p in root.iterdir() if p.is_dir())):
         if folder.is_dir():
             candidates.extend(sorted(folder.glob("*.csv")))
     for path in candidates:
@@ -100,7 +110,7 @@ def find_task_csv(data: Path, task: int) -> Path:
     for path in candidates:  # another year or spelling: any CSV naming the task
         if re.search(rf"task[ _-]?{task}(?!\d)", path.name.lower()):
             return path
-    raise DatasetError(f"{root}: no HECKTOR_2025_Training_Task_{task}.csv found")
+    raise DatasetError(f"{root}: no {csv_name(task)} found")
 
 
 def _column(df: pd.DataFrame, *names: str) -> str | None:
@@ -140,13 +150,16 @@ def read_task_table(csv: Path, task: int) -> tuple[pd.DataFrame, list[str]]:
 
 
 def _parse_hpv(value: Any) -> float:
+    """1.0 / 0.0 / NaN: the tables' 0/1 parsing (:func:`hecktor.dataset_layout.parse_binary`), plus the words
+    ``positive``/``pos``/``+`` and ``negative``/``neg``/``-`` some tables use for the HPV status."""
     if isinstance(value, str):
         text = value.strip().lower()
-        if text in {"1", "1.0", "positive", "pos", "+", "yes", "true"}:
+        if text in {"positive", "pos", "+"}:
             return 1.0
-        if text in {"0", "0.0", "negative", "neg", "-", "no", "false"}:
+        if text in {"negative", "neg", "-"}:
             return 0.0
-        return math.nan
+        parsed = parse_binary(text)
+        return math.nan if parsed is None else float(parsed)
     try:
         number = float(value)
     except (TypeError, ValueError):
@@ -154,26 +167,18 @@ def _parse_hpv(value: Any) -> float:
     return number if number in (0.0, 1.0) else math.nan
 
 
-def _find_image(folder: Path, stem: str) -> Path | None:
-    for suffix in IMAGE_SUFFIXES:
-        path = folder / f"{stem}{suffix}"
-        if path.is_file():
-            return path
-    return None
-
-
 def _mask_path(pid: str, root: Path, masks: str | Path, case_dirs: Sequence[Path]) -> Path | None:
     if str(masks) == GROUND_TRUTH:
-        for folder in (root / "Task 1" / pid, *case_dirs):
-            path = _find_image(folder, pid)
+        for folder in (task_dir(root, 1) / pid, *case_dirs):
+            path = find_image(folder, label_stem(pid))
             if path is not None:
                 return path
         return None
     mask_dir = Path(masks)
-    path = _find_image(mask_dir, pid)
+    path = find_image(mask_dir, label_stem(pid))
     if path is None and (mask_dir / pid).is_dir():
         images = sorted(p for p in (mask_dir / pid).iterdir() if is_image_file(p))
-        path = images[0] if len(images) == 1 else _find_image(mask_dir / pid, pid)
+        path = images[0] if len(images) == 1 else find_image(mask_dir / pid, label_stem(pid))
     return path
 
 
@@ -185,7 +190,7 @@ def load_cases(data: Path, task: int, masks: str | Path = GROUND_TRUTH) -> tuple
     csv = find_task_csv(data, task)
     table, notes = read_task_table(csv, task)
     log.info("read %s: %d cases with a target", csv, len(table))
-    task_dirs = [root / f"Task {task}", *(root / f"Task {t}" for t in (2, 1, 3) if t != task), Path(data), root]
+    task_dirs = [task_dir(root, task), *(task_dir(root, t) for t in (2, 1, 3) if t != task), Path(data), root]
     target_cols = ["rfs_days", "relapse"] if task == 2 else ["hpv"]
     skip_cols = {"PatientID", *target_cols, "RFS", "Relapse", "HPV Status"}
     cases = []
@@ -196,9 +201,9 @@ def load_cases(data: Path, task: int, masks: str | Path = GROUND_TRUTH) -> tuple
         case = TrainingCase(pid, centre_of(pid), clinical, targets={c: float(row[c]) for c in target_cols})
         if case.centre == "unknown" and clinical.get("CenterID") is not None:
             case.centre = f"center-{int(clinical.get('CenterID') or 0)}"
-        for attr, stem in (("ct", "CT"), ("pet", "PT"), ("planning_ct", "CTPlanning"), ("rt_dose", "RTDOSE")):
+        for attr in IMAGE_TAGS:
             for folder in case_dirs:
-                path = _find_image(folder, f"{pid}__{stem}")
+                path = find_image(folder, image_stem(pid, attr))
                 if path is not None:
                     setattr(case, attr, path)
                     break
