@@ -21,18 +21,15 @@ from pathlib import Path
 
 from hecktor import interface
 from hecktor.errors import InputError
+from hecktor.metrics.table import headline_keys
 from hecktor.payloads import entry_image_name, entry_relative_path
 from hecktor.predictions_tree import JobSpec, write_predictions_tree
 from hecktor.progress import progress
 
 log = logging.getLogger(__name__)
 
-#: Leaderboard columns printed per task (keys of metrics.json's "aggregates").
-SUMMARY_KEYS = {
-    1: ("GTVp_mean_dice", "GTVp_aggregated_dice", "GTVn_aggregated_dice", "GTVn_aggregated_f1"),
-    2: ("c_index",),
-    3: ("balanced_accuracy", "sensitivity", "specificity", "auc"),
-}
+#: Leaderboard columns printed per task (keys of metrics.json's "aggregates"), from the metric table.
+SUMMARY_KEYS = {task: headline_keys(task) for task in (1, 2, 3)}
 
 
 def original_image_names(case_dir: Path) -> tuple[str | None, str | None]:

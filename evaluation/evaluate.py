@@ -28,16 +28,13 @@ from evaluation.submission import (
     read_predictions_json,
     submissions_for_task,
 )
+from hecktor.metrics.table import headline_keys
 from hecktor.progress import stage
 
 log = logging.getLogger("evaluation")
 
-#: The aggregates quoted in the final log line, per task.
-HEADLINE: dict[int, tuple[str, ...]] = {
-    1: ("GTVp_mean_dice", "GTVn_aggregated_dice", "GTVn_aggregated_f1"),
-    2: ("c_index", "c_index_ci_low", "c_index_ci_high"),
-    3: ("balanced_accuracy", "sensitivity", "specificity", "auc"),
-}
+#: The aggregates quoted in the final log line, per task (the metric table's headline columns).
+HEADLINE: dict[int, tuple[str, ...]] = {task: headline_keys(task) for task in (1, 2, 3)}
 
 
 @dataclass(frozen=True)

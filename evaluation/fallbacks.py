@@ -5,9 +5,10 @@ drops the submission from ranking. So every aggregate goes through :func:`finite
 undefined (``None``, NaN, infinite) it is written as the fallback of its scale and a warning with code
 ``undefined_aggregate`` says so.
 
-Fallbacks: the worst value for Dice, F1, precision, recall, sensitivity and specificity (0.0); chance
-for C-index, AUC and balanced accuracy (0.5); 0.0 for mean HD95 (only undefined when no case has a
-lesion on either side, i.e. nothing to measure); the point estimate for both ends of an undefined CI.
+Fallbacks (declared once, in :mod:`hecktor.metrics.table`): the worst value for Dice, F1, precision,
+recall, sensitivity and specificity (0.0); chance for C-index, AUC and balanced accuracy (0.5); 0.0 for
+mean HD95 (only undefined when no case has a lesion on either side, i.e. nothing to measure); the point
+estimate for both ends of an undefined CI.
 """
 
 from __future__ import annotations
@@ -18,9 +19,6 @@ from collections.abc import Callable
 import numpy as np
 
 from evaluation.problems import Problem
-
-WORST = 0.0
-CHANCE = 0.5
 
 
 def is_finite_number(value: object) -> bool:

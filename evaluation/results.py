@@ -18,8 +18,9 @@ from typing import Any
 import numpy as np
 
 from evaluation import __version__
-from evaluation.fallbacks import CHANCE, finite_or
+from evaluation.fallbacks import finite_or
 from evaluation.problems import Problem, sorted_problems
+from hecktor.metrics.table import fallback_of
 from hecktor.patients import centre_of
 
 METRICS_JSON = "metrics.json"
@@ -122,7 +123,13 @@ def score_centres(
     for centre, idx in centre_groups(patients):
         score.by_centre[centre] = {
             key: finite_or(
-                statistic(idx), CHANCE, key=key, task=score.task, problems=score.problems, why=why, centre=centre
+                statistic(idx),
+                fallback_of(key),
+                key=key,
+                task=score.task,
+                problems=score.problems,
+                why=why,
+                centre=centre,
             ),
             f"task{score.task}_n_cases": len(idx),
         }

@@ -28,13 +28,9 @@ from evaluation.problems import Problem
 from hecktor.errors import InputError
 from hecktor.geometry import Grid, grid_differences
 from hecktor.imageio import read_image, read_image_header
+from hecktor.labels import GTVN, LABELS, MAX_LABEL
 from hecktor.metrics.lesions import DetectionCounts, detect_lesions
 from hecktor.metrics.overlap import Overlap, label_overlaps
-
-GTVP, GTVN = 1, 2
-LABELS: tuple[int, int] = (GTVP, GTVN)
-LABEL_NAMES: dict[int, str] = {GTVP: "GTVp", GTVN: "GTVn"}
-MAX_LABEL = 2
 
 INTEGER_PIXEL_IDS: frozenset[int] = frozenset(
     {

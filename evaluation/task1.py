@@ -22,22 +22,17 @@ from pathlib import Path
 from typing import Any
 
 from evaluation.config import Conventions
-from evaluation.fallbacks import WORST, finite_or
+from evaluation.fallbacks import finite_or
 from evaluation.ground_truth import GroundTruth
 from evaluation.parallel import map_cases
 from evaluation.problems import Problem
 from evaluation.results import TaskScore, row_head
-from evaluation.segmentation import (
-    GTVN,
-    GTVP,
-    LABEL_NAMES,
-    SegmentationCase,
-    SegmentationResult,
-    score_segmentation_case,
-)
+from evaluation.segmentation import SegmentationCase, SegmentationResult, score_segmentation_case
 from evaluation.submission import CaseSubmission
+from hecktor.labels import GTVN, GTVP, LABEL_NAMES
 from hecktor.metrics.lesions import DetectionCounts, f1_from_counts
 from hecktor.metrics.overlap import aggregated_dice, dice_with_convention
+from hecktor.metrics.table import fallback_of
 from hecktor.patients import centre_of
 
 TASK = 1
@@ -113,7 +108,7 @@ def aggregate_task1(
     kw: dict[str, Any] = {"task": TASK, "problems": problems, "centre": centre}
     out["GTVp_mean_dice"] = finite_or(
         sum(gtvp_used) / len(gtvp_used) if gtvp_used else None,
-        WORST,
+        fallback_of("GTVp_mean_dice"),
         key="GTVp_mean_dice",
         why="no case to average",
         **kw,
@@ -123,7 +118,7 @@ def aggregate_task1(
         name = LABEL_NAMES[label]
         out[f"{name}_aggregated_dice"] = finite_or(
             aggregated_dice(r.overlaps[label] for r in scored),  # type: ignore[index]
-            WORST,
+            fallback_of(f"{name}_aggregated_dice"),
             key=f"{name}_aggregated_dice",
             why=f"no {name} in the predictions nor the ground truth",
             **kw,
@@ -132,18 +127,22 @@ def aggregate_task1(
     for r in scored:
         counts = counts + r.detection  # type: ignore[operator]
     out["GTVn_aggregated_f1"] = finite_or(
-        f1_from_counts(counts), WORST, key="GTVn_aggregated_f1", why="no GTVn lesion predicted nor true", **kw
+        f1_from_counts(counts),
+        fallback_of("GTVn_aggregated_f1"),
+        key="GTVn_aggregated_f1",
+        why="no GTVn lesion predicted nor true",
+        **kw,
     )
     out["GTVn_precision"] = finite_or(
         counts.tp / (counts.tp + counts.fp) if counts.tp + counts.fp else None,
-        WORST,
+        fallback_of("GTVn_precision"),
         key="GTVn_precision",
         why="no GTVn lesion predicted",
         **kw,
     )
     out["GTVn_recall"] = finite_or(
         counts.tp / (counts.tp + counts.fn) if counts.tp + counts.fn else None,
-        WORST,
+        fallback_of("GTVn_recall"),
         key="GTVn_recall",
         why="no true GTVn lesion",
         **kw,
@@ -156,7 +155,7 @@ def aggregate_task1(
             used = [v for v in values if v is not None]
             out[f"{name}_mean_hd95_mm"] = finite_or(
                 sum(used) / len(used) if used else None,
-                0.0,
+                fallback_of(f"{name}_mean_hd95_mm"),
                 key=f"{name}_mean_hd95_mm",
                 why=f"no case with {name} in the prediction or the ground truth",
                 **kw,

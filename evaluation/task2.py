@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from evaluation.config import Conventions
-from evaluation.fallbacks import CHANCE, confidence_interval, finite_or
+from evaluation.fallbacks import confidence_interval, finite_or
 from evaluation.ground_truth import GroundTruth
 from evaluation.problems import Problem
 from evaluation.results import TaskScore, row_head, score_centres
@@ -29,6 +29,7 @@ from evaluation.submission import MISSING, CaseSubmission
 from evaluation.values import interpret_curve, interpret_risk
 from hecktor.metrics.brier import default_times, integrated_brier_score, survival_at
 from hecktor.metrics.concordance import harrell_cindex
+from hecktor.metrics.table import fallback_of
 
 TASK = 2
 
@@ -94,7 +95,12 @@ def aggregate_task2(
     """
     result = harrell_cindex(time, event, risk)
     c_index = finite_or(
-        result.cindex, CHANCE, key="c_index", task=TASK, problems=problems, why="no comparable pair of patients"
+        result.cindex,
+        fallback_of("c_index"),
+        key="c_index",
+        task=TASK,
+        problems=problems,
+        why="no comparable pair of patients",
     )
 
     def statistic(indices: np.ndarray) -> float | None:

@@ -18,13 +18,14 @@ from typing import Any
 import numpy as np
 
 from evaluation.config import Conventions
-from evaluation.fallbacks import CHANCE, WORST, confidence_interval, finite_or
+from evaluation.fallbacks import confidence_interval, finite_or
 from evaluation.ground_truth import GroundTruth
 from evaluation.problems import Problem
 from evaluation.results import TaskScore, row_head, score_centres
 from evaluation.submission import MISSING, CaseSubmission
 from evaluation.values import interpret_hpv, interpret_probability
 from hecktor.metrics.classification import binary_metrics
+from hecktor.metrics.table import fallback_of
 
 TASK = 3
 
@@ -99,14 +100,20 @@ def aggregate_task3(
     problems = score.problems
     result = binary_metrics(truth, predicted, probability)
     kw: dict[str, Any] = {"task": TASK, "problems": problems}
-    balanced = finite_or(result.balanced_accuracy, CHANCE, key="balanced_accuracy", why="one class absent", **kw)
+    balanced = finite_or(
+        result.balanced_accuracy,
+        fallback_of("balanced_accuracy"),
+        key="balanced_accuracy",
+        why="one class absent",
+        **kw,
+    )
     if probability is None:
         problems.append(Problem("note", "no_probability", "no job gave hpv-probability.json; auc written as 0.5", TASK))
-        auc = CHANCE
+        auc = fallback_of("auc")
     else:
         n_missing = int(np.sum(~np.isfinite(probability)))
         why = f"no usable probability for {n_missing} patient(s)" if n_missing else "one class absent"
-        auc = finite_or(result.auc, CHANCE, key="auc", why=why, **kw)
+        auc = finite_or(result.auc, fallback_of("auc"), key="auc", why=why, **kw)
     predicted_array = np.array(predicted, dtype=object)
 
     def statistic(indices: np.ndarray) -> float | None:
@@ -125,8 +132,12 @@ def aggregate_task3(
         "balanced_accuracy": balanced,
         "balanced_accuracy_ci_low": low,
         "balanced_accuracy_ci_high": high,
-        "sensitivity": finite_or(result.sensitivity, WORST, key="sensitivity", why="no HPV-positive patient", **kw),
-        "specificity": finite_or(result.specificity, WORST, key="specificity", why="no HPV-negative patient", **kw),
+        "sensitivity": finite_or(
+            result.sensitivity, fallback_of("sensitivity"), key="sensitivity", why="no HPV-positive patient", **kw
+        ),
+        "specificity": finite_or(
+            result.specificity, fallback_of("specificity"), key="specificity", why="no HPV-negative patient", **kw
+        ),
         "auc": auc,
         "hpv_tp": int(result.tp),
         "hpv_fp": int(result.fp),

@@ -16,12 +16,11 @@ from typing import Any
 import numpy as np
 from scipy.spatial.transform import Rotation
 
+from hecktor.labels import GTVN, GTVP
 from synthetic.anatomy import Anatomy, airway_y
 from synthetic.render import Layer
 from synthetic.shapes import Ellipsoid, Solid, Union, solid_volume_mm3
 
-GTVP = 1
-GTVN = 2
 #: Smallest gap (mm) between the bounding spheres of two lesions: more than the diagonal of a
 #: 3 x 3 x 5 mm voxel (6.6 mm), so separate lesions never touch in a label image.
 MIN_GAP_MM = 7.5

@@ -31,10 +31,11 @@ from typing import Any
 import numpy as np
 
 from hecktor import clinical as ck
+from hecktor.labels import GTVN, GTVP
 from hecktor.patients import centre_of
 from synthetic.anatomy import Anatomy, draw_anatomy
 from synthetic.centres import center_id, centre_habits
-from synthetic.lesions import GTVN, GTVP, Lesion, draw_lesions
+from synthetic.lesions import Lesion, draw_lesions
 from synthetic.seeds import stream
 
 #: Probabilities of 0..5 involved nodes.

@@ -14,9 +14,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from hecktor.labels import GTVN, GTVP
 from hecktor.metrics.overlap import Overlap, aggregated_dice, dice_with_convention, label_overlaps
-
-GTVP, GTVN = 1, 2
 
 
 def case_overlap(pred: np.ndarray, truth: np.ndarray, voxel_volume_mm3: float) -> dict[int, Overlap]:
