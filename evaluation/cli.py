@@ -52,9 +52,20 @@ def _add_convention_flags(parser: argparse.ArgumentParser) -> None:
     )
     group.add_argument("--connectivity", type=int, choices=(6, 18, 26), default=26, help="GTVn lesion connectivity")
     group.add_argument("--iou-threshold", type=float, default=0.30, help="GTVn detection IoU threshold (0.30)")
-    group.add_argument("--strict", action="store_true", help="detection needs IoU > threshold (default >=)")
+    rule = group.add_mutually_exclusive_group()
+    rule.add_argument(
+        "--inclusive", action="store_true", help="detection needs IoU >= threshold (default: IoU > threshold)"
+    )
+    rule.add_argument("--strict", action="store_true", help="detection needs IoU > threshold (the default)")
     group.add_argument(
         "--matching", choices=("group", "one-to-one"), default="group", help="GTVn lesion matching rule (group)"
+    )
+    group.add_argument(
+        "--cindex-tied-tol",
+        type=float,
+        default=0.0,
+        metavar="TOL",
+        help="risks within TOL are tied in the C-index (default 0: exact, as lifelines; 1e-8: as scikit-survival)",
     )
     group.add_argument("--surface-metrics", action="store_true", help="also compute HD95 (mm), slower")
     group.add_argument("--bootstrap", type=int, default=1000, metavar="N", help="bootstrap resamples for CIs (0: off)")
@@ -72,14 +83,17 @@ def _add_convention_flags(parser: argparse.ArgumentParser) -> None:
 def _conventions(args: argparse.Namespace, ct_name_pattern: str = DEFAULT_CT_NAME_PATTERN) -> Conventions:
     if not 0.0 < args.iou_threshold <= 1.0:
         raise HecktorError(f"--iou-threshold must be in (0, 1], got {args.iou_threshold}")
+    if not args.cindex_tied_tol >= 0:
+        raise HecktorError(f"--cindex-tied-tol must be >= 0, got {args.cindex_tied_tol}")
     if args.bootstrap < 0:
         raise HecktorError(f"--bootstrap must be >= 0, got {args.bootstrap}")
     return Conventions(
         gtvp_both_empty=args.gtvp_empty,
         gtvn_connectivity=args.connectivity,
         gtvn_iou_threshold=args.iou_threshold,
-        gtvn_iou_inclusive=not args.strict,
+        gtvn_iou_inclusive=args.inclusive,
         gtvn_matching=args.matching,
+        cindex_tied_tol=args.cindex_tied_tol,
         surface_metrics=args.surface_metrics,
         bootstrap_resamples=args.bootstrap,
         seed=args.seed,

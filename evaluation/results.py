@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from evaluation import __version__
-from evaluation.fallbacks import CHANCE, finite_or
+from evaluation.fallbacks import finite_or_none
 from evaluation.problems import Problem, sorted_problems
 from hecktor.patients import centre_of
 
@@ -116,16 +116,13 @@ def score_centres(
     statistic: Callable[[np.ndarray], float | None],
     *,
     key: str,
-    why: str,
 ) -> None:
-    """``score.by_centre[centre]``: ``key`` = ``statistic(positions)`` (chance when undefined) and the case count."""
+    """``score.by_centre[centre]``: ``key`` = ``statistic(positions)`` (null when undefined, e.g. a centre with
+    one patient) and the case count."""
     for centre, idx in centre_groups(patients):
-        score.by_centre[centre] = {
-            key: finite_or(
-                statistic(idx), CHANCE, key=key, task=score.task, problems=score.problems, why=why, centre=centre
-            ),
-            f"task{score.task}_n_cases": len(idx),
-        }
+        score.by_centre.setdefault(centre, {f"task{score.task}_n_cases": len(idx)})[key] = finite_or_none(
+            statistic(idx)
+        )
 
 
 def row_head(task: int, pid: str, center_id: str | None, job_pk: str | None, status: str) -> dict[str, Any]:

@@ -189,8 +189,8 @@ def _naive(pred: np.ndarray, truth: np.ndarray, connectivity: int, threshold: fl
         pairs = sorted(inter, key=lambda ij: -inter[ij] / (size_p[ij[0]] + size_t[ij[1]] - inter[ij]))
         used_p, used_t, tp = set(), set(), 0
         for i, j in pairs:
-            if inter[(i, j)] / (size_p[i] + size_t[j] - inter[(i, j)]) < threshold:
-                break
+            if inter[(i, j)] / (size_p[i] + size_t[j] - inter[(i, j)]) <= threshold:
+                break  # strict by default: IoU > threshold
             if i not in used_p and j not in used_t:
                 used_p.add(i)
                 used_t.add(j)
@@ -214,7 +214,7 @@ def _naive(pred: np.ndarray, truth: np.ndarray, connectivity: int, threshold: fl
         ts = [j for side, j in nodes if side == "t"]
         union_p, union_t = np.isin(lp, ps), np.isin(lt, ts)
         i_vox = int(np.sum(union_p & union_t))
-        if ps and ts and i_vox / int(np.sum(union_p | union_t)) >= threshold:
+        if ps and ts and i_vox / int(np.sum(union_p | union_t)) > threshold:
             tp += 1
         else:
             fp += len(ps)
