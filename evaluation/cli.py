@@ -183,6 +183,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("evaluation error: interrupted", file=sys.stderr)
         return 130
+    except MemoryError:
+        print("evaluation error: out of memory (give the evaluation more memory, or fewer --workers)", file=sys.stderr)
+        return 1
     except Exception as exc:  # a bug: keep the traceback for us, end with one line for the platform
         traceback.print_exc(file=sys.stderr)
         print(f"evaluation internal error: {type(exc).__name__}: {_one_line(exc)}", file=sys.stderr)

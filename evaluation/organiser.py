@@ -34,7 +34,7 @@ from evaluation.ground_truth import (
 )
 from evaluation.parallel import map_cases
 from evaluation.problems import Problem, StructuralError
-from evaluation.results import build_metrics, write_metrics
+from evaluation.results import build_metrics, check_writable, write_metrics
 from evaluation.segmentation import bad_label_values
 from evaluation.submission import CaseSubmission
 from hecktor.errors import InputError
@@ -230,6 +230,8 @@ def score_folder(
     start = time.perf_counter()
     gt = load_ground_truth(data)
     require_ground_truth(gt, task)
+    if output is not None:
+        check_writable(output)
     subs, problems = read_folder_predictions(predictions, task)
     problems.extend(gt.problems)
     wanted = set(gt.patients(task))

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import tempfile
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -19,7 +21,7 @@ import numpy as np
 
 from evaluation import __version__
 from evaluation.fallbacks import finite_or_none
-from evaluation.problems import Problem, sorted_problems
+from evaluation.problems import Problem, StructuralError, sorted_problems
 from hecktor.patients import centre_of
 
 METRICS_JSON = "metrics.json"
@@ -77,6 +79,28 @@ def dumps_metrics(metrics: dict[str, Any]) -> str:
     """Canonical JSON text (sorted keys, 2-space indent, trailing newline). NaN/inf are refused."""
     _check_no_non_finite(metrics, "metrics")
     return json.dumps(metrics, indent=2, sort_keys=True, allow_nan=False, ensure_ascii=False) + "\n"
+
+
+def check_writable(path: str | Path) -> Path:
+    """Check, before any scoring, that ``metrics.json`` can be written at ``path``: not a folder, and its
+    folder exists or can be created and accepts a new file (tried for real: permissions, read-only mounts,
+    a file in the way). Returns ``path``.
+
+    Raises:
+        StructuralError: one line naming the path and the reason.
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise StructuralError(f"cannot write {path}: it is a folder")
+    folder = path.parent
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=".write-check-", dir=folder)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise StructuralError(f"cannot write {path}: output folder {folder} is not writable ({exc.strerror})") from None
+    return path
 
 
 def write_metrics(metrics: dict[str, Any], path: str | Path) -> Path:
