@@ -8,6 +8,9 @@
     Organisers: build the ground-truth archive from the distributed dataset layout.
 ``python -m evaluation score-folder --predictions DIR --data DIR --task N``
     Participants: score predictions named by PatientID (cross-validation).
+``python -m evaluation serve [--port 4743] [Grand Challenge mode's flags]``
+    Grand Challenge's invoke API: each ``POST /invoke`` scores the submission staged in ``--input``
+    (:mod:`evaluation.server`); the invoke image's default command.
 
 Exit status: 0 on success (per-case problems are in ``metrics.json``); 2 with one line on stderr for a
 structural problem (no predictions.json, not a list, no ground truth, bad flag); 1 when
@@ -39,10 +42,10 @@ from hecktor.progress import setup_logging
 
 log = logging.getLogger("evaluation")
 
-SUBCOMMANDS = ("prepare-ground-truth", "score-folder")
+SUBCOMMANDS = ("prepare-ground-truth", "score-folder", "serve")
 
 
-def _add_convention_flags(parser: argparse.ArgumentParser) -> None:
+def add_convention_flags(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("metric conventions (echoed in metrics.json['conventions'])")
     group.add_argument(
         "--gtvp-empty",
@@ -80,7 +83,7 @@ def _add_convention_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
 
 
-def _conventions(args: argparse.Namespace, ct_name_pattern: str = DEFAULT_CT_NAME_PATTERN) -> Conventions:
+def conventions_from(args: argparse.Namespace, ct_name_pattern: str = DEFAULT_CT_NAME_PATTERN) -> Conventions:
     if not 0.0 < args.iou_threshold <= 1.0:
         raise HecktorError(f"--iou-threshold must be in (0, 1], got {args.iou_threshold}")
     if not args.cindex_tied_tol >= 0:
@@ -101,7 +104,7 @@ def _conventions(args: argparse.Namespace, ct_name_pattern: str = DEFAULT_CT_NAM
     )
 
 
-def _workers(args: argparse.Namespace) -> int:
+def resolve_worker_count(args: argparse.Namespace) -> int:
     workers, source = resolve_workers(args.workers)
     log.debug("workers: %d (from %s)", workers, source)
     return workers
@@ -111,18 +114,27 @@ def grand_challenge_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m evaluation",
         description="Score a HECKTOR Grand Challenge submission (any of the three tasks) into metrics.json.",
-        epilog="Subcommands: 'prepare-ground-truth' (organisers), 'score-folder' (cross-validation); "
+        epilog="Subcommands: 'prepare-ground-truth' (organisers), 'score-folder' (cross-validation), "
+        "'serve' (invoke API); "
         "run 'python -m evaluation SUBCOMMAND --help'.",
     )
     parser.add_argument("--input", type=Path, default=Path(DEFAULT_INPUT), help="jobs' folder (default /input)")
+    parser.add_argument(
+        "--output", type=Path, default=Path(DEFAULT_OUTPUT), help="folder for metrics.json, or a .json path (/output)"
+    )
+    add_common_scoring_flags(parser)
+    parser.add_argument("--version", action="version", version=f"hecktor-evaluation {__version__}")
+    add_convention_flags(parser)
+    return parser
+
+
+def add_common_scoring_flags(parser: argparse.ArgumentParser) -> None:
+    """The Grand Challenge mode's flags besides ``--input``/``--output`` (shared with ``serve``)."""
     parser.add_argument(
         "--predictions", type=Path, default=None, help="predictions.json (default <input>/predictions.json)"
     )
     parser.add_argument(
         "--ground-truth", type=Path, default=Path(DEFAULT_GROUND_TRUTH), help=f"default {DEFAULT_GROUND_TRUTH}"
-    )
-    parser.add_argument(
-        "--output", type=Path, default=Path(DEFAULT_OUTPUT), help="folder for metrics.json, or a .json path (/output)"
     )
     parser.add_argument(
         "--task", type=int, choices=(1, 2, 3), default=None, help="force the task (default: from the jobs' outputs)"
@@ -132,9 +144,6 @@ def grand_challenge_parser() -> argparse.ArgumentParser:
         default=DEFAULT_CT_NAME_PATTERN,
         help="regex with a group 'patient' applied to the CT input's original name",
     )
-    parser.add_argument("--version", action="version", version=f"hecktor-evaluation {__version__}")
-    _add_convention_flags(parser)
-    return parser
 
 
 def prepare_parser() -> argparse.ArgumentParser:
@@ -164,7 +173,7 @@ def score_folder_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--all-patients", action="store_true", help="count ground-truth patients without a prediction as missing"
     )
-    _add_convention_flags(parser)
+    add_convention_flags(parser)
     return parser
 
 
@@ -176,6 +185,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _prepare(prepare_parser().parse_args(argv[1:]))
         if argv and argv[0] == "score-folder":
             return _score_folder(score_folder_parser().parse_args(argv[1:]))
+        if argv and argv[0] == "serve":
+            from evaluation.server import run_serve, serve_parser
+
+            return run_serve(serve_parser().parse_args(argv[1:]))
         return _grand_challenge(grand_challenge_parser().parse_args(argv))
     except HecktorError as exc:
         print(f"evaluation error: {_one_line(exc)}", file=sys.stderr)
@@ -199,8 +212,8 @@ def _one_line(exc: BaseException) -> str:
 def _grand_challenge(args: argparse.Namespace) -> int:
     from evaluation.evaluate import RunOptions, evaluate
 
-    _check_pattern(args.ct_name_pattern)
-    conventions = _conventions(args, args.ct_name_pattern)
+    check_pattern(args.ct_name_pattern)
+    conventions = conventions_from(args, args.ct_name_pattern)
     setup_logging(args.verbose)
     options = RunOptions(
         input_dir=args.input,
@@ -208,14 +221,14 @@ def _grand_challenge(args: argparse.Namespace) -> int:
         output=args.output,
         predictions=args.predictions,
         task=args.task,
-        workers=_workers(args),
+        workers=resolve_worker_count(args),
         report=args.report,
     )
     evaluate(options, conventions)
     return 0
 
 
-def _check_pattern(pattern: str) -> None:
+def check_pattern(pattern: str) -> None:
     try:
         compiled = re.compile(pattern)
     except re.error as exc:
@@ -228,7 +241,7 @@ def _prepare(args: argparse.Namespace) -> int:
     from evaluation.organiser import prepare_ground_truth
 
     setup_logging(args.verbose)
-    refused = prepare_ground_truth(args.data, args.out, _workers(args), overwrite=args.overwrite)
+    refused = prepare_ground_truth(args.data, args.out, resolve_worker_count(args), overwrite=args.overwrite)
     for line in refused:
         log.error("refused %s", line)
     if refused:
@@ -242,7 +255,7 @@ def _prepare(args: argparse.Namespace) -> int:
 def _score_folder(args: argparse.Namespace) -> int:
     from evaluation.organiser import score_folder
 
-    conventions = _conventions(args)
+    conventions = conventions_from(args)
     setup_logging(args.verbose)
     score_folder(
         args.predictions,
@@ -250,7 +263,7 @@ def _score_folder(args: argparse.Namespace) -> int:
         args.task,
         args.output,
         conventions,
-        workers=_workers(args),
+        workers=resolve_worker_count(args),
         all_patients=args.all_patients,
         report=args.report,
     )
