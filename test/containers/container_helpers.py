@@ -227,6 +227,27 @@ print(json.dumps({"status": status, "body": body.decode(errors="replace")}))
 """
 
 
+def invoke_call(engine: Engine, name: str, method: str, path: str, timeout: float) -> dict:
+    """``{"status", "body"}`` of one request to the invoke API of the running container ``name``."""
+    result = engine("exec", name, "python", "-c", INVOKE_CLIENT, method, path, str(timeout), timeout=timeout + 60)
+    if result.returncode != 0:
+        return {"status": -1, "body": result.stderr[-1000:]}
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def wait_until_healthy(engine: Engine, name: str, limit: float = 300) -> float:
+    """Poll ``GET /health`` of the running container ``name`` until 200; the seconds it took."""
+    start = time.monotonic()
+    while True:
+        if invoke_call(engine, name, "GET", "/health", 5)["status"] == 200:
+            return time.monotonic() - start
+        state = engine("container", "inspect", "--format", "{{.State.Running}}", name).stdout.strip()
+        if state != "true" or time.monotonic() - start > limit:
+            logs = engine("logs", name)
+            raise AssertionError(f"the server never became healthy ({state=}):\n{(logs.stdout + logs.stderr)[-3000:]}")
+        time.sleep(1)
+
+
 @dataclass
 class InvokeSession:
     """What one invoke-mode container did: an answer per case, the broken case's answer, logs, stop time."""
@@ -252,10 +273,7 @@ def run_invoke_session(engine: Engine, image: str, cases: Sequence[Path], work: 
     session = InvokeSession()
 
     def call(method: str, path: str, timeout: float) -> dict:
-        result = engine("exec", name, "python", "-c", INVOKE_CLIENT, method, path, str(timeout), timeout=timeout + 60)
-        if result.returncode != 0:
-            return {"status": -1, "body": result.stderr[-1000:]}
-        return json.loads(result.stdout.strip().splitlines()[-1])
+        return invoke_call(engine, name, method, path, timeout)
 
     model = model_mounts(work / "model")
     if not os.environ.get("HECKTOR_CONTAINER_MODEL"):  # a copy: what GC unpacks from a model tarball
@@ -263,18 +281,7 @@ def run_invoke_session(engine: Engine, image: str, cases: Sequence[Path], work: 
     options = engine.gc_options(**dirs, extra_mounts=model)
     engine("run", "--detach", "--name", name, *options, image, check=True)
     try:
-        start = time.monotonic()
-        while True:
-            if call("GET", "/health", 5)["status"] == 200:
-                break
-            state = engine("container", "inspect", "--format", "{{.State.Running}}", name).stdout.strip()
-            if state != "true" or time.monotonic() - start > 300:
-                logs = engine("logs", name)
-                raise AssertionError(
-                    f"the server never became healthy ({state=}):\n{(logs.stdout + logs.stderr)[-3000:]}"
-                )
-            time.sleep(1)
-        session.ready_seconds = time.monotonic() - start
+        session.ready_seconds = wait_until_healthy(engine, name)
         for case in cases:
             stage_case(case, dirs["input_dir"])
             empty_folder(dirs["output_dir"])
