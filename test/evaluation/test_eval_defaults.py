@@ -8,8 +8,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import SimpleITK as sitk
 from eval_helpers import Job, image, label_array, write, write_jobs, write_outcomes
 from lifelines.utils import concordance_index
+from scipy import ndimage
 from test_eval_cli import cli
 
 # A true node of 10 voxels and a prediction of 3 of them: IoU exactly 3/10.
@@ -80,3 +82,45 @@ def test_undefined_per_centre_values_are_null_and_leaderboard_values_finite(tmp_
     assert hgj["GTVp_mean_dice"] == 1.0
     for key in ("GTVp_mean_dice", "GTVn_aggregated_dice", "GTVn_aggregated_f1"):
         assert isinstance(aggregates[key], float)
+
+
+def _organisers_aggregated_dice(pairs: list[tuple[sitk.Image, sitk.Image]], label: int) -> float:
+    """The HECKTOR 2025 baseline's ``DiceAggScore`` formula (Task1/utils/metrics.py), re-derived: per case
+    TP = SimpleITK's Dice x (|G| + |P|) / 2 in mm^3, then 2 sum TP / sum (|G| + |P|)."""
+    total_tp = total_volume = 0.0
+    for pred, truth in pairs:
+        voxel = float(np.prod(truth.GetSpacing()))
+        volume = voxel * (np.count_nonzero(sitk.GetArrayViewFromImage(truth) == label))
+        volume += voxel * (np.count_nonzero(sitk.GetArrayViewFromImage(pred) == label))
+        overlap = sitk.LabelOverlapMeasuresImageFilter()
+        overlap.Execute(truth, pred)
+        try:
+            dice = overlap.GetDiceCoefficient(label)
+        except RuntimeError:  # label in neither image
+            dice = 0.0
+        total_tp += dice * volume / 2
+        total_volume += volume
+    return 2 * total_tp / total_volume
+
+
+def test_aggregated_dice_matches_the_organisers_formula_on_generated_cases(tmp_path: Path) -> None:
+    rng = np.random.default_rng(11)
+    spacings = [(1.0, 1.0, 2.0), (0.98, 0.98, 3.0), (0.5, 0.5, 1.5), (1.2, 1.2, 5.0)]
+    pairs, jobs = [], []
+    for k in range(8):
+        shape = (12, 24, 24)
+        smooth = ndimage.uniform_filter(rng.random(shape), size=3)
+        truth = np.where(smooth > np.quantile(smooth, 0.9), 1, 0) + np.where(smooth < np.quantile(smooth, 0.05), 2, 0)
+        noisy = smooth + 0.03 * rng.standard_normal(shape)
+        pred = np.where(noisy > np.quantile(noisy, 0.9), 1, 0) + np.where(noisy < np.quantile(noisy, 0.06), 2, 0)
+        truth_image = image(truth.astype(np.uint8), spacing=spacings[k % 4])
+        pred_image = image(pred.astype(np.uint8), spacing=spacings[k % 4])
+        write(truth_image, tmp_path / "gt" / "labels" / f"CHUM-{k:03d}.mha")
+        jobs.append(Job(f"CHUM-{k:03d}", segmentation=pred_image))
+        pairs.append((pred_image, truth_image))
+    write_jobs(tmp_path / "input", jobs, task=1)
+    proc = cli("--input", tmp_path / "input", "--ground-truth", tmp_path / "gt", "--output", tmp_path / "out")
+    assert proc.returncode == 0, proc.stderr
+    aggregates = _metrics(tmp_path / "out")["aggregates"]
+    for label, key in ((1, "GTVp_aggregated_dice"), (2, "GTVn_aggregated_dice")):
+        assert aggregates[key] == pytest.approx(_organisers_aggregated_dice(pairs, label), rel=1e-12, abs=0)
