@@ -4,11 +4,12 @@ Every container starts with ``--network none --read-only --user 1000:1000 --memo
 capabilities dropped, ``/input`` mounted read-only, a scratch volume on ``/tmp`` and ``/output`` the only
 other writable place; no GPU.
 
-Settings (the Makefile exports the first three):
+Settings (the Makefile exports the first four):
     HECKTOR_ENGINE             engine command, e.g. ``podman --runtime runc`` (default: docker when its daemon
                                answers, else podman, with runc when installed)
     HECKTOR_ALGORITHM_IMAGE    default ``hecktor-algorithm:latest``; the phase images are ``<repo>:task1..3``
-    HECKTOR_EVALUATION_IMAGE   default ``hecktor-evaluation:latest``
+    HECKTOR_EVALUATION_IMAGE   default ``hecktor-evaluation:latest`` (invoke mode)
+    HECKTOR_EVALUATION_EXEC_IMAGE  default ``hecktor-evaluation:latest-exec``
     HECKTOR_CONTAINER_MEMORY   default ``16g`` (``0``: no limit, for hosts whose memory cgroup is unusable)
     HECKTOR_REQUIRE_CONTAINERS ``1`` turns "no engine / no image / no examples" from a skip into a failure (CI)
     HECKTOR_CONTAINER_MODEL    a model folder (segmentation/, prognosis/, hpv/) mounted read-only at /opt/ml/model
