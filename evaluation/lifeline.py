@@ -12,6 +12,7 @@ from __future__ import annotations
 import ctypes
 import os
 import signal
+import sys
 
 #: Set by :mod:`evaluation.parallel` to the evaluation's pid before it starts a pool.
 PARENT_ENV = "HECKTOR_EVAL_PARENT_PID"
@@ -32,5 +33,7 @@ def die_with_parent() -> bool:
     return accepted
 
 
-if os.environ.get(PARENT_ENV) == str(os.getppid()):  # imported by the forkserver the evaluation started
+# Imported by the forkserver the evaluation started (``python -c "from multiprocessing.forkserver import
+# main; ..."``, a direct child of it), not by another program the evaluation's process tree runs.
+if sys.argv[:1] == ["-c"] and os.environ.get(PARENT_ENV) == str(os.getppid()):
     die_with_parent()
