@@ -13,8 +13,9 @@
     (:mod:`evaluation.server`); the invoke image's default command.
 
 Exit status: 0 on success (per-case problems are in ``metrics.json``); 2 with one line on stderr for a
-structural problem (no predictions.json, not a list, no ground truth, bad flag); 1 when
-``prepare-ground-truth`` refused labels or for an internal error.
+structural problem (no predictions.json, not JSON or nested too deeply, not a list, no ground truth, an
+output that cannot be written, bad flag), checked before any scoring; 1 when ``prepare-ground-truth``
+refused labels, on running out of memory (one line), or for an internal error.
 """
 
 from __future__ import annotations
