@@ -92,7 +92,10 @@ ALGORITHM_REPO ?= hecktor-algorithm
 MODE_SUFFIX := $(if $(filter exec,$(MODE)),-exec)
 ALGORITHM_TAG ?= $(if $(filter all,$(TASK)),latest,task$(subst $(comma),-,$(TASK)))$(MODE_SUFFIX)
 ALGORITHM_IMAGE ?= $(ALGORITHM_REPO):$(ALGORITHM_TAG)
-EVALUATION_IMAGE ?= hecktor-evaluation:latest
+EVALUATION_REPO ?= hecktor-evaluation
+EVALUATION_IMAGE ?= $(EVALUATION_REPO):latest$(MODE_SUFFIX)
+# The exec-mode evaluation image the container tests use besides $(EVALUATION_IMAGE) (built by .ci/run).
+EVALUATION_EXEC_IMAGE ?= $(EVALUATION_REPO):latest-exec
 # Offline builds (the wheelhouse is mounted), amd64 only (Grand Challenge's machines); podman builds Docker's
 # image format, whose SHELL instruction the OCI format lacks.
 BUILD_FLAGS ?= --network none --platform linux/amd64 $(if $(filter podman,$(ENGINE)),--format docker)
@@ -101,6 +104,7 @@ BUILD_FLAGS ?= --network none --platform linux/amd64 $(if $(filter podman,$(ENGI
 export HECKTOR_ENGINE := $(ENGINE_CMD)
 export HECKTOR_ALGORITHM_IMAGE := $(ALGORITHM_REPO):latest
 export HECKTOR_EVALUATION_IMAGE := $(EVALUATION_IMAGE)
+export HECKTOR_EVALUATION_EXEC_IMAGE := $(EVALUATION_EXEC_IMAGE)
 
 # Wheels for Python 3.11 on x86-64 Linux (the bases' Python), whatever the host runs. On a host with
 # plain PyPI, pass an index that has torch's CPU wheel, e.g. PIP_DOWNLOAD_ARGS="--extra-index-url URL",
@@ -140,10 +144,10 @@ build-algorithm: check-engine wheelhouse
 		--file docker/algorithm.Dockerfile --tag $(ALGORITHM_IMAGE) . $(BUILD_HINT)
 
 build-evaluation: check-engine wheelhouse
-	@echo "building $(EVALUATION_IMAGE): BASE=$(BASE)"
+	@echo "building $(EVALUATION_IMAGE): MODE=$(MODE) BASE=$(BASE)"
 	base_arg=$(call BASE_ARG,docker/evaluation.Dockerfile) && \
-	$(ENGINE_CMD) build $(BUILD_FLAGS) $$base_arg --file docker/evaluation.Dockerfile --tag $(EVALUATION_IMAGE) . \
-		$(BUILD_HINT)
+	$(ENGINE_CMD) build $(BUILD_FLAGS) $$base_arg --target $(MODE) --file docker/evaluation.Dockerfile \
+		--tag $(EVALUATION_IMAGE) . $(BUILD_HINT)
 
 build: build-algorithm build-evaluation
 

@@ -1,15 +1,19 @@
 # HECKTOR evaluation image (one image scores any phase). Build context: the repository root; `make build`.
 #
-#   docker build -f docker/evaluation.Dockerfile .
+#   docker build -f docker/evaluation.Dockerfile [--target invoke|exec] .
 #
-# Grand Challenge runs an evaluation method once per submission, in exec mode: the container reads
-# /input/predictions.json and the job outputs beside it, the ground truth unpacked read-only at
-# /opt/ml/input/data/ground_truth/, writes /output/metrics.json and exits. No torch, no MONAI.
+# Grand Challenge scores a submission with the evaluation method: the container reads /input/predictions.json
+# and the job outputs beside it, the ground truth unpacked read-only at /opt/ml/input/data/ground_truth/, and
+# writes /output/metrics.json. No torch, no MONAI. Targets, as for the algorithm image:
+#   exec    runs once and exits (the HECKTOR 2025 evaluation methods): `python -m evaluation` with no argument;
+#   invoke  (the default, last stage; Grand Challenge's 2026 starter kit) serves GET /health and POST /invoke on
+#           port 4743 (`python -m evaluation serve`); each invoke scores the submission staged in /input.
+# Either way, arguments replace the default command: `serve` = the API, any flags = one exec-mode run.
 # BASE_IMAGE: Grand Challenge's template base; `make base-image` builds a Debian 12 stand-in (BASE=local).
 # Python packages come from build/wheelhouse (`make wheelhouse`), mounted for the install step only.
 ARG BASE_IMAGE=docker.io/library/python:3.11-slim
 
-FROM ${BASE_IMAGE}
+FROM ${BASE_IMAGE} AS app
 SHELL ["/bin/bash", "-o", "pipefail", "-c"]
 
 RUN if id -nu 1000 >/dev/null 2>&1; then userdel "$(id -nu 1000)"; fi \
@@ -41,3 +45,13 @@ USER 1000:1000
 ARG BASE_IMAGE
 LABEL org.hecktor.base-image="${BASE_IMAGE}"
 ENTRYPOINT ["python", "-m", "evaluation"]
+
+# One submission per container run: reads /input, writes /output/metrics.json, exits.
+FROM app AS exec
+CMD []
+
+# Grand Challenge's invoke API (GET /health, POST /invoke on port 4743).
+FROM app AS invoke
+LABEL org.grand-challenge.api-method="invoke"
+EXPOSE 4743
+CMD ["serve"]

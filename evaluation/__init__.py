@@ -8,4 +8,4 @@ Nothing here imports torch or MONAI.
 """
 
 #: Version written to ``metrics.json["version"]``; bump when a metric or a convention changes.
-__version__ = "0.1.0"
+__version__ = "0.2.0"

@@ -8,17 +8,20 @@
     Organisers: build the ground-truth archive from the distributed dataset layout.
 ``python -m evaluation score-folder --predictions DIR --data DIR --task N``
     Participants: score predictions named by PatientID (cross-validation).
+``python -m evaluation serve [--port 4743] [Grand Challenge mode's flags]``
+    Grand Challenge's invoke API: each ``POST /invoke`` scores the submission staged in ``--input``
+    (:mod:`evaluation.server`); the invoke image's default command.
 
 Exit status: 0 on success (per-case problems are in ``metrics.json``); 2 with one line on stderr for a
-structural problem (no predictions.json, not a list, no ground truth, bad flag); 1 when
-``prepare-ground-truth`` refused labels or for an internal error.
+structural problem (no predictions.json, not JSON or nested too deeply, not a list, no ground truth, an
+output that cannot be written, bad flag), checked before any scoring; 1 when ``prepare-ground-truth``
+refused labels, on running out of memory (one line), or for an internal error.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
-import re
 import sys
 import traceback
 from collections.abc import Sequence
@@ -26,100 +29,39 @@ from pathlib import Path
 
 from evaluation import __version__
 from evaluation.config import (
-    DEFAULT_GROUND_TRUTH,
     DEFAULT_INPUT,
     DEFAULT_OUTPUT,
-    WORKER_ENV_VARS,
-    Conventions,
-    resolve_workers,
+)
+from evaluation.options import (
+    add_common_scoring_flags,
+    add_convention_flags,
+    check_pattern,
+    conventions_from,
+    resolve_worker_count,
 )
 from hecktor.errors import HecktorError
-from hecktor.patients import DEFAULT_CT_NAME_PATTERN
 from hecktor.progress import setup_logging
 
 log = logging.getLogger("evaluation")
 
-SUBCOMMANDS = ("prepare-ground-truth", "score-folder")
-
-
-def _add_convention_flags(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_argument_group("metric conventions (echoed in metrics.json['conventions'])")
-    group.add_argument(
-        "--gtvp-empty",
-        choices=("one", "zero", "exclude"),
-        default="one",
-        help="GTVp Dice of a case with empty prediction and empty truth (default: one)",
-    )
-    group.add_argument("--connectivity", type=int, choices=(6, 18, 26), default=26, help="GTVn lesion connectivity")
-    group.add_argument("--iou-threshold", type=float, default=0.30, help="GTVn detection IoU threshold (0.30)")
-    group.add_argument("--strict", action="store_true", help="detection needs IoU > threshold (default >=)")
-    group.add_argument(
-        "--matching", choices=("group", "one-to-one"), default="group", help="GTVn lesion matching rule (group)"
-    )
-    group.add_argument("--surface-metrics", action="store_true", help="also compute HD95 (mm), slower")
-    group.add_argument("--bootstrap", type=int, default=1000, metavar="N", help="bootstrap resamples for CIs (0: off)")
-    group.add_argument("--seed", type=int, default=0, help="bootstrap seed")
-    parser.add_argument(
-        "--workers",
-        type=int,
-        default=None,
-        help=f"worker processes (default: {' or '.join(WORKER_ENV_VARS)}, else min(CPUs, 4))",
-    )
-    parser.add_argument("--report", type=Path, default=None, metavar="DIR", help="write PNG figures + index.html")
-    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
-
-
-def _conventions(args: argparse.Namespace, ct_name_pattern: str = DEFAULT_CT_NAME_PATTERN) -> Conventions:
-    if not 0.0 < args.iou_threshold <= 1.0:
-        raise HecktorError(f"--iou-threshold must be in (0, 1], got {args.iou_threshold}")
-    if args.bootstrap < 0:
-        raise HecktorError(f"--bootstrap must be >= 0, got {args.bootstrap}")
-    return Conventions(
-        gtvp_both_empty=args.gtvp_empty,
-        gtvn_connectivity=args.connectivity,
-        gtvn_iou_threshold=args.iou_threshold,
-        gtvn_iou_inclusive=not args.strict,
-        gtvn_matching=args.matching,
-        surface_metrics=args.surface_metrics,
-        bootstrap_resamples=args.bootstrap,
-        seed=args.seed,
-        ct_name_pattern=ct_name_pattern,
-    )
-
-
-def _workers(args: argparse.Namespace) -> int:
-    workers, source = resolve_workers(args.workers)
-    log.debug("workers: %d (from %s)", workers, source)
-    return workers
+SUBCOMMANDS = ("prepare-ground-truth", "score-folder", "serve")
 
 
 def grand_challenge_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m evaluation",
         description="Score a HECKTOR Grand Challenge submission (any of the three tasks) into metrics.json.",
-        epilog="Subcommands: 'prepare-ground-truth' (organisers), 'score-folder' (cross-validation); "
+        epilog="Subcommands: 'prepare-ground-truth' (organisers), 'score-folder' (cross-validation), "
+        "'serve' (invoke API); "
         "run 'python -m evaluation SUBCOMMAND --help'.",
     )
     parser.add_argument("--input", type=Path, default=Path(DEFAULT_INPUT), help="jobs' folder (default /input)")
     parser.add_argument(
-        "--predictions", type=Path, default=None, help="predictions.json (default <input>/predictions.json)"
-    )
-    parser.add_argument(
-        "--ground-truth", type=Path, default=Path(DEFAULT_GROUND_TRUTH), help=f"default {DEFAULT_GROUND_TRUTH}"
-    )
-    parser.add_argument(
         "--output", type=Path, default=Path(DEFAULT_OUTPUT), help="folder for metrics.json, or a .json path (/output)"
     )
-    parser.add_argument(
-        "--task", type=int, choices=(1, 2, 3), default=None, help="force the task (default: from the jobs' outputs)"
-    )
-    parser.add_argument(
-        "--ct-name-pattern",
-        default=DEFAULT_CT_NAME_PATTERN,
-        help="regex with a group 'patient' applied to the CT input's original name",
-    )
+    add_common_scoring_flags(parser)
     parser.add_argument("--version", action="version", version=f"hecktor-evaluation {__version__}")
-    _add_convention_flags(parser)
+    add_convention_flags(parser)
     return parser
 
 
@@ -150,7 +92,7 @@ def score_folder_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--all-patients", action="store_true", help="count ground-truth patients without a prediction as missing"
     )
-    _add_convention_flags(parser)
+    add_convention_flags(parser)
     return parser
 
 
@@ -162,6 +104,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _prepare(prepare_parser().parse_args(argv[1:]))
         if argv and argv[0] == "score-folder":
             return _score_folder(score_folder_parser().parse_args(argv[1:]))
+        if argv and argv[0] == "serve":
+            from evaluation.server import run_serve, serve_parser
+
+            return run_serve(serve_parser().parse_args(argv[1:]))
         return _grand_challenge(grand_challenge_parser().parse_args(argv))
     except HecktorError as exc:
         print(f"evaluation error: {_one_line(exc)}", file=sys.stderr)
@@ -169,6 +115,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("evaluation error: interrupted", file=sys.stderr)
         return 130
+    except MemoryError:
+        print("evaluation error: out of memory (give the evaluation more memory, or fewer --workers)", file=sys.stderr)
+        return 1
     except Exception as exc:  # a bug: keep the traceback for us, end with one line for the platform
         traceback.print_exc(file=sys.stderr)
         print(f"evaluation internal error: {type(exc).__name__}: {_one_line(exc)}", file=sys.stderr)
@@ -182,8 +131,8 @@ def _one_line(exc: BaseException) -> str:
 def _grand_challenge(args: argparse.Namespace) -> int:
     from evaluation.evaluate import RunOptions, evaluate
 
-    _check_pattern(args.ct_name_pattern)
-    conventions = _conventions(args, args.ct_name_pattern)
+    check_pattern(args.ct_name_pattern)
+    conventions = conventions_from(args, args.ct_name_pattern)
     setup_logging(args.verbose)
     options = RunOptions(
         input_dir=args.input,
@@ -191,27 +140,18 @@ def _grand_challenge(args: argparse.Namespace) -> int:
         output=args.output,
         predictions=args.predictions,
         task=args.task,
-        workers=_workers(args),
+        workers=resolve_worker_count(args),
         report=args.report,
     )
     evaluate(options, conventions)
     return 0
 
 
-def _check_pattern(pattern: str) -> None:
-    try:
-        compiled = re.compile(pattern)
-    except re.error as exc:
-        raise HecktorError(f"--ct-name-pattern is not a valid regular expression ({exc})") from None
-    if "patient" not in compiled.groupindex:
-        raise HecktorError("--ct-name-pattern needs a named group 'patient', e.g. ^(?P<patient>[A-Z]+-\\d+)")
-
-
 def _prepare(args: argparse.Namespace) -> int:
     from evaluation.organiser import prepare_ground_truth
 
     setup_logging(args.verbose)
-    refused = prepare_ground_truth(args.data, args.out, _workers(args), overwrite=args.overwrite)
+    refused = prepare_ground_truth(args.data, args.out, resolve_worker_count(args), overwrite=args.overwrite)
     for line in refused:
         log.error("refused %s", line)
     if refused:
@@ -225,7 +165,7 @@ def _prepare(args: argparse.Namespace) -> int:
 def _score_folder(args: argparse.Namespace) -> int:
     from evaluation.organiser import score_folder
 
-    conventions = _conventions(args)
+    conventions = conventions_from(args)
     setup_logging(args.verbose)
     score_folder(
         args.predictions,
@@ -233,7 +173,7 @@ def _score_folder(args: argparse.Namespace) -> int:
         args.task,
         args.output,
         conventions,
-        workers=_workers(args),
+        workers=resolve_worker_count(args),
         all_patients=args.all_patients,
         report=args.report,
     )

@@ -37,8 +37,12 @@ class Conventions:
             ``"zero"`` (0.0) or ``"exclude"`` (left out of the mean).
         gtvn_connectivity: voxel connectivity of GTVn lesions (6, 18 or 26).
         gtvn_iou_threshold: IoU a group of predicted and true lesions needs to count as detected.
-        gtvn_iou_inclusive: ``True``: IoU >= threshold; ``False``: IoU > threshold.
+        gtvn_iou_inclusive: ``False`` (default, the challenge page's "IoU > 30 %"): IoU > threshold;
+            ``True``: IoU >= threshold.
         gtvn_matching: ``"group"`` (transitive overlap groups, one TP per group) or ``"one-to-one"``.
+        cindex_tied_tol: two risks whose difference is at most this are tied in the C-index; 0.0 (default)
+            compares them exactly, as ``lifelines.utils.concordance_index`` (the organisers' baseline) does;
+            1e-8 reproduces ``sksurv.metrics.concordance_index_censored``.
         surface_metrics: also compute per-case HD95 (mm) of GTVp and GTVn.
         bootstrap_resamples: resamples of the percentile bootstrap CIs (0 disables them).
         seed: seed of the bootstrap.
@@ -49,8 +53,9 @@ class Conventions:
     gtvp_both_empty: BothEmpty = "one"
     gtvn_connectivity: int = 26
     gtvn_iou_threshold: float = 0.30
-    gtvn_iou_inclusive: bool = True
+    gtvn_iou_inclusive: bool = False
     gtvn_matching: Matching = "group"
+    cindex_tied_tol: float = 0.0
     surface_metrics: bool = False
     bootstrap_resamples: int = 1000
     seed: int = 0

@@ -18,7 +18,7 @@ from typing import Any
 from evaluation.config import Conventions
 from evaluation.ground_truth import GroundTruth, load_ground_truth
 from evaluation.problems import Problem, StructuralError
-from evaluation.results import METRICS_JSON, TaskScore, build_metrics, write_metrics
+from evaluation.results import METRICS_JSON, TaskScore, build_metrics, check_writable, write_metrics
 from evaluation.submission import (
     PREDICTIONS_JSON,
     CaseSubmission,
@@ -57,8 +57,16 @@ class RunOptions:
 
 
 def metrics_path(output: Path) -> Path:
-    """``output`` when it names a ``.json`` file, else ``output/metrics.json``."""
-    return output if output.suffix.lower() == ".json" else output / METRICS_JSON
+    """``output`` when it names a ``.json`` file, else ``output/metrics.json``.
+
+    Raises:
+        StructuralError: ``output`` is an existing file that is not a ``.json`` file.
+    """
+    if output.suffix.lower() == ".json":
+        return output
+    if output.exists() and not output.is_dir():
+        raise StructuralError(f"--output {output} is an existing file: give a folder, or a path ending in .json")
+    return output / METRICS_JSON
 
 
 def choose_tasks(detected: list[int], forced: int | None, gt: GroundTruth, problems: list[Problem]) -> list[int]:
@@ -140,6 +148,7 @@ def evaluate(options: RunOptions, conventions: Conventions) -> dict[str, Any]:
     predictions_path = options.predictions or options.input_dir / PREDICTIONS_JSON
     raw_jobs = read_predictions_json(predictions_path)
     gt = load_ground_truth(options.ground_truth)
+    out_path = check_writable(metrics_path(options.output))
     run_problems: list[Problem] = list(gt.problems)
     jobs, job_problems = parse_jobs(raw_jobs, conventions.ct_name_pattern)
     run_problems.extend(job_problems)
@@ -173,7 +182,7 @@ def evaluate(options: RunOptions, conventions: Conventions) -> dict[str, Any]:
         timings=timings,
     )
     metrics = build_metrics(scores, conventions.as_json(), run_problems, tasks)
-    out = write_metrics(metrics, metrics_path(options.output))
+    out = write_metrics(metrics, out_path)
     if options.report is not None:
         with stage("report", log, timings):
             report_safely(scores, metrics, options.report)

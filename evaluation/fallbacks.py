@@ -9,6 +9,10 @@ Fallbacks (declared once, in :mod:`hecktor.metrics.table`): the worst value for 
 recall, sensitivity and specificity (0.0); chance for C-index, AUC and balanced accuracy (0.5); 0.0 for
 mean HD95 (only undefined when no case has a lesion on either side, i.e. nothing to measure); the point
 estimate for both ends of an undefined CI.
+
+Per-centre values (``aggregates.by_centre``) are not leaderboard columns: there an undefined value is
+``null`` (:func:`finite_or_none`), e.g. the C-index of a centre with one patient, or the GTVn aggregates of a
+centre with no GTVn in its predictions nor its ground truth.
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ def is_finite_number(value: object) -> bool:
 
 def finite_or(
     value: float | None,
-    fallback: float,
+    fallback: float | None,
     *,
     key: str,
     task: int,
@@ -35,15 +39,23 @@ def finite_or(
     why: str = "",
     centre: str | None = None,
 ) -> float:
-    """``value`` as a float when finite; otherwise ``fallback`` and a warning appended to ``problems``."""
+    """``value`` as a float when finite; otherwise ``fallback`` and a warning appended to ``problems``
+    (a ``None`` fallback, for per-centre values, is returned without a warning)."""
     if is_finite_number(value):
         return float(value)  # type: ignore[arg-type]
+    if fallback is None:
+        return None  # type: ignore[return-value]
     where = f"{key} of centre {centre}" if centre else key
     reason = f" ({why})" if why else ""
     problems.append(
         Problem("warning", "undefined_aggregate", f"{where} is undefined{reason}; written as {fallback}", task=task)
     )
     return float(fallback)
+
+
+def finite_or_none(value: float | None) -> float | None:
+    """``value`` as a float when finite, else ``None`` (an undefined per-centre value, written as null)."""
+    return float(value) if is_finite_number(value) else None  # type: ignore[arg-type]
 
 
 def confidence_interval(

@@ -32,7 +32,7 @@ from evaluation.ground_truth import (
 )
 from evaluation.parallel import map_cases
 from evaluation.problems import Problem, StructuralError
-from evaluation.results import build_metrics, write_metrics
+from evaluation.results import build_metrics, check_writable, write_metrics
 from evaluation.segmentation import bad_label_values
 from evaluation.submission import CaseSubmission
 from hecktor.dataset_layout import is_blank, parse_binary
@@ -229,6 +229,8 @@ def score_folder(
     start = time.perf_counter()
     gt = load_ground_truth(data)
     require_ground_truth(gt, task)
+    if output is not None:
+        check_writable(output)
     subs, problems = read_folder_predictions(predictions, task)
     problems.extend(gt.problems)
     wanted = set(gt.patients(task))

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import tempfile
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -18,9 +20,8 @@ from typing import Any
 import numpy as np
 
 from evaluation import __version__
-from evaluation.fallbacks import finite_or
-from evaluation.problems import Problem, sorted_problems
-from hecktor.metrics.table import fallback_of
+from evaluation.fallbacks import finite_or_none
+from evaluation.problems import Problem, StructuralError, sorted_problems
 from hecktor.patients import centre_of
 
 METRICS_JSON = "metrics.json"
@@ -80,6 +81,28 @@ def dumps_metrics(metrics: dict[str, Any]) -> str:
     return json.dumps(metrics, indent=2, sort_keys=True, allow_nan=False, ensure_ascii=False) + "\n"
 
 
+def check_writable(path: str | Path) -> Path:
+    """Check, before any scoring, that ``metrics.json`` can be written at ``path``: not a folder, and its
+    folder exists or can be created and accepts a new file (tried for real: permissions, read-only mounts,
+    a file in the way). Returns ``path``.
+
+    Raises:
+        StructuralError: one line naming the path and the reason.
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise StructuralError(f"cannot write {path}: it is a folder")
+    folder = path.parent
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=".write-check-", dir=folder)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise StructuralError(f"cannot write {path}: output folder {folder} is not writable ({exc.strerror})") from None
+    return path
+
+
 def write_metrics(metrics: dict[str, Any], path: str | Path) -> Path:
     """Write ``metrics`` (creating the parent folder) atomically enough: write a sibling, then rename."""
     path = Path(path)
@@ -117,22 +140,13 @@ def score_centres(
     statistic: Callable[[np.ndarray], float | None],
     *,
     key: str,
-    why: str,
 ) -> None:
-    """``score.by_centre[centre]``: ``key`` = ``statistic(positions)`` (chance when undefined) and the case count."""
+    """``score.by_centre[centre]``: ``key`` = ``statistic(positions)`` (null when undefined, e.g. a centre with
+    one patient) and the case count."""
     for centre, idx in centre_groups(patients):
-        score.by_centre[centre] = {
-            key: finite_or(
-                statistic(idx),
-                fallback_of(key),
-                key=key,
-                task=score.task,
-                problems=score.problems,
-                why=why,
-                centre=centre,
-            ),
-            f"task{score.task}_n_cases": len(idx),
-        }
+        score.by_centre.setdefault(centre, {f"task{score.task}_n_cases": len(idx)})[key] = finite_or_none(
+            statistic(idx)
+        )
 
 
 def row_head(task: int, pid: str, center_id: str | None, job_pk: str | None, status: str) -> dict[str, Any]:

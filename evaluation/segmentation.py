@@ -3,12 +3,15 @@
 Journey of a case (:func:`score_segmentation_case`, run in a worker process):
 
 1. read the ground-truth label's header (its grid is the CT grid);
-2. read the prediction's **header only** and check it: 3-D, one component, an integer pixel type, and
-   the same grid as the ground truth (:func:`hecktor.geometry.grid_differences`; nothing is resampled);
-3. read the voxels (kept as uint8, never float64) and check the labels are in {0, 1, 2};
+2. read the prediction's **header only** and check it: 3-D, one component, an integer or float pixel
+   type, and the same grid as the ground truth (:func:`hecktor.geometry.grid_differences`; nothing is
+   resampled);
+3. read the voxels and check the labels are in {0, 1, 2}; a float label map (MONAI's ``SaveImage`` writes
+   float32 by default) is accepted exactly as float ground truth is, when every value is integral, and
+   refused (``fractional_labels``) otherwise; the labels are then kept as uint8;
 4. compute per-label overlaps (mm^3), GTVn lesion detection counts and, optionally, HD95 (mm).
 
-An unusable prediction (unreadable, off the grid, wrong pixel type, labels outside {0, 1, 2}) is an
+An unusable prediction (unreadable, off the grid, wrong pixel type, fractional values, labels outside {0, 1, 2}) is an
 **error for that case**: the case is scored as an empty prediction and the problem is recorded
 [our choice]. A missing prediction is scored as empty too. An unusable ground-truth label removes the
 case from scoring (status ``gt_error``) with an error problem: the organisers must fix it.
@@ -44,6 +47,9 @@ INTEGER_PIXEL_IDS: frozenset[int] = frozenset(
         sitk.sitkInt64,
     }
 )
+FLOAT_PIXEL_IDS: frozenset[int] = frozenset({sitk.sitkFloat32, sitk.sitkFloat64})
+#: z-slices checked at once for integral float values (bounds the temporary copies).
+_SLAB = 16
 
 
 @dataclass(frozen=True)
@@ -177,14 +183,22 @@ def read_prediction(path: Path, truth_grid: Grid) -> tuple[sitk.Image, np.ndarra
         raise _UnusablePrediction(
             "bad_image", f"prediction has {header.GetNumberOfComponents()} components per voxel, expected 1"
         )
-    if header.GetPixelID() not in INTEGER_PIXEL_IDS:
-        pixel_type = sitk.GetPixelIDValueAsString(header.GetPixelID())
-        raise _UnusablePrediction("bad_pixel_type", f"prediction pixel type is {pixel_type}, expected an integer type")
+    pixel_id = header.GetPixelID()
+    if pixel_id not in INTEGER_PIXEL_IDS and pixel_id not in FLOAT_PIXEL_IDS:
+        pixel_type = sitk.GetPixelIDValueAsString(pixel_id)
+        raise _UnusablePrediction(
+            "bad_pixel_type", f"prediction pixel type is {pixel_type}, expected an integer (or integral float) type"
+        )
     differences = grid_differences(Grid.of(header), truth_grid)
     if differences:
         raise _UnusablePrediction("off_grid", "prediction is not on the CT grid: " + "; ".join(differences))
     image = read_image(path, "prediction")
     array = sitk.GetArrayViewFromImage(image)
+    if array.dtype.kind == "f" and not integral_values(array):
+        pixel_type = sitk.GetPixelIDValueAsString(pixel_id)
+        raise _UnusablePrediction(
+            "fractional_labels", f"prediction is {pixel_type} with non-integer values; expected labels 0, 1, 2"
+        )
     bad = bad_label_values(array)
     if bad:
         shown = ", ".join(str(v) for v in bad[:5]) + (", ..." if len(bad) > 5 else "")
@@ -201,15 +215,22 @@ def label_array(image: sitk.Image) -> np.ndarray:
         _UnusablePrediction: non-integral values or values outside {0, 1, 2}.
     """
     array = sitk.GetArrayViewFromImage(image)
-    if image.GetPixelID() not in INTEGER_PIXEL_IDS and not (
-        array.dtype.kind == "f" and np.all(np.isfinite(array)) and np.array_equal(array, np.round(array))
-    ):
+    if image.GetPixelID() not in INTEGER_PIXEL_IDS and not (array.dtype.kind == "f" and integral_values(array)):
         pixel_type = sitk.GetPixelIDValueAsString(image.GetPixelID())
         raise _UnusablePrediction("bad_pixel_type", f"{pixel_type} voxels with non-integer values")
     bad = bad_label_values(array)
     if bad:
         raise _UnusablePrediction("bad_labels", f"labels outside {{0, 1, 2}}: {', '.join(str(v) for v in bad[:5])}")
     return array if array.dtype == np.uint8 else array.astype(np.uint8)
+
+
+def integral_values(array: np.ndarray) -> bool:
+    """True when every value of a float array is finite and integral (checked a few z-slices at a time)."""
+    for start in range(0, max(array.shape[0], 1), _SLAB):
+        slab = array[start : start + _SLAB]
+        if not (np.all(np.isfinite(slab)) and np.array_equal(slab, np.trunc(slab))):
+            return False
+    return True
 
 
 def bad_label_values(array: np.ndarray) -> list[int]:

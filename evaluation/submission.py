@@ -13,6 +13,10 @@ Policy (documented in docs/evaluation.md):
   the others are ignored with a warning naming them.
 - A job whose patient has no ground truth for the task, or whose CT name does not give a patient, is
   ignored with a warning.
+- A job output that resolves outside ``--input`` (a symbolic link, or a ``pk`` folder linked elsewhere) is
+  never read: it is an unusable prediction (``outside_input``). A job whose output folder cannot be
+  looked at (e.g. a ``pk`` longer than the file system allows in a name) is an unusable prediction too
+  (``unreadable_prediction``); the other jobs are scored.
 """
 
 from __future__ import annotations
@@ -98,6 +102,8 @@ def read_predictions_json(path: str | Path) -> list[Any]:
         raise StructuralError(f"{path} is missing")
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
+    except RecursionError:
+        raise StructuralError(f"{path} cannot be read as JSON (nested too deeply)") from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise StructuralError(f"{path} cannot be read as JSON ({reason})") from None
@@ -229,7 +235,10 @@ def submissions_for_task(
                 )
             )
         else:
-            _locate_outputs(case, job, task, input_root)
+            try:
+                _locate_outputs(case, job, task, input_root)
+            except OSError as exc:  # e.g. a pk longer than a file name may be (ENAMETOOLONG)
+                _unusable(case, task, "unreadable_prediction", f"job output folder cannot be read ({exc.strerror})")
         cases[patient_id] = case
     return cases, problems
 
@@ -244,27 +253,34 @@ def _locate_outputs(case: CaseSubmission, job: Job, task: int, input_root: Path)
             _missing_output(case, key, task)
             return
         try:
-            case.image_path = find_single_image(folder, "segmentation")
+            image_path = find_single_image(folder, "segmentation")
         except InputError as exc:
-            case.status = "invalid"
-            case.problems.append(
-                Problem(
-                    "error",
-                    "unreadable_prediction",
-                    f"{_relative(exc, input_root)}; scored as empty",
-                    task,
-                    case.patient_id,
-                    job.pk,
-                )
-            )
+            _unusable(case, task, "unreadable_prediction", _relative(exc, input_root))
+            return
+        if not is_inside(image_path, input_root):
+            where = image_path.relative_to(input_root).as_posix()
+            _unusable(case, task, "outside_input", f"{where} resolves outside the input folder; not read")
+            return
+        case.image_path = image_path
         return
-    case.value = json_output_value(job, key, job_output)
+    case.value = json_output_value(job, key, job_output, input_root)
     if case.value is MISSING:
         _missing_output(case, key, task)
     if task == 2:
-        case.curve = json_output_value(job, interface.RFS_SURVIVAL_CURVE, job_output)
+        case.curve = json_output_value(job, interface.RFS_SURVIVAL_CURVE, job_output, input_root)
     if task == 3:
-        case.probability = json_output_value(job, interface.HPV_PROBABILITY, job_output)
+        case.probability = json_output_value(job, interface.HPV_PROBABILITY, job_output, input_root)
+
+
+def is_inside(path: Path, root: Path) -> bool:
+    """True when ``path``, with every symbolic link resolved, lies inside ``root`` (also resolved)."""
+    return path.resolve().is_relative_to(root.resolve())
+
+
+def _unusable(case: CaseSubmission, task: int, code: str, message: str) -> None:
+    what = "scored as empty" if task == 1 else "scored as missing"
+    case.status = "invalid"
+    case.problems.append(Problem("error", code, f"{message}; {what}", task, case.patient_id, case.job_pk))
 
 
 def _missing_output(case: CaseSubmission, socket: interface.Socket, task: int) -> None:
@@ -281,30 +297,33 @@ def _missing_output(case: CaseSubmission, socket: interface.Socket, task: int) -
     )
 
 
-def json_output_value(job: Job, socket: interface.Socket, job_output: Path) -> Any:
+def json_output_value(job: Job, socket: interface.Socket, job_output: Path, input_root: Path | None = None) -> Any:
     """A JSON output's raw value: the entry's ``value`` when not null, else the file's content
     (NaN/Infinity literals are parsed), else ``None`` (null); :data:`MISSING` when the job has neither
-    the entry nor the file."""
+    the entry nor the file. A file resolving outside ``input_root`` is not read (an unusable value)."""
     entry = job.outputs.get(socket.relative_path)
     if entry is not None and entry.get("value") is not None:
         return entry["value"]
     path = job_output / socket.relative_path
     if path.is_file():
+        if input_root is not None and not is_inside(path, input_root):
+            return _Unparsable(path.name, "resolves outside the input folder, not read")
         try:
             return json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError):
             return _Unparsable(path.name)
     return None if entry is not None else MISSING
 
 
 @dataclass(frozen=True)
 class _Unparsable:
-    """A JSON output file that is not JSON (interpreted as an unusable value)."""
+    """A JSON output file that is not JSON, or may not be read (interpreted as an unusable value)."""
 
     name: str
+    reason: str = "not JSON"
 
     def __repr__(self) -> str:
-        return f"<{self.name}: not JSON>"
+        return f"<{self.name}: {self.reason}>"
 
 
 def _relative(exc: InputError, root: Path) -> str:

@@ -97,10 +97,16 @@ def case_row(result: SegmentationResult, conventions: Conventions, center_id: st
     return row
 
 
+def _fallback(key: str, centre: str | None) -> float | None:
+    """The leaderboard fallback of ``key``; ``None`` (null) for a centre's value (``by_centre``)."""
+    return None if centre else fallback_of(key)
+
+
 def aggregate_task1(
     results: Iterable[SegmentationResult], conventions: Conventions, problems: list[Problem], centre: str | None = None
 ) -> dict[str, Any]:
-    """Task 1 aggregates over ``results`` (every value a finite number; fallbacks recorded in ``problems``)."""
+    """Task 1 aggregates over ``results``: every value a finite number (fallbacks recorded in ``problems``);
+    for a ``centre`` (``by_centre``), an undefined value is ``None`` instead, with no problem recorded."""
     scored = sorted((r for r in results if r.overlaps is not None), key=lambda r: r.patient_id)
     out: dict[str, Any] = {}
     gtvp = [dice_with_convention(r.overlaps[GTVP], both_empty=conventions.gtvp_both_empty) for r in scored]  # type: ignore[index]
@@ -108,7 +114,7 @@ def aggregate_task1(
     kw: dict[str, Any] = {"task": TASK, "problems": problems, "centre": centre}
     out["GTVp_mean_dice"] = finite_or(
         sum(gtvp_used) / len(gtvp_used) if gtvp_used else None,
-        fallback_of("GTVp_mean_dice"),
+        _fallback("GTVp_mean_dice", centre),
         key="GTVp_mean_dice",
         why="no case to average",
         **kw,
@@ -118,7 +124,7 @@ def aggregate_task1(
         name = LABEL_NAMES[label]
         out[f"{name}_aggregated_dice"] = finite_or(
             aggregated_dice(r.overlaps[label] for r in scored),  # type: ignore[index]
-            fallback_of(f"{name}_aggregated_dice"),
+            _fallback(f"{name}_aggregated_dice", centre),
             key=f"{name}_aggregated_dice",
             why=f"no {name} in the predictions nor the ground truth",
             **kw,
@@ -128,21 +134,21 @@ def aggregate_task1(
         counts = counts + r.detection  # type: ignore[operator]
     out["GTVn_aggregated_f1"] = finite_or(
         f1_from_counts(counts),
-        fallback_of("GTVn_aggregated_f1"),
+        _fallback("GTVn_aggregated_f1", centre),
         key="GTVn_aggregated_f1",
         why="no GTVn lesion predicted nor true",
         **kw,
     )
     out["GTVn_precision"] = finite_or(
         counts.tp / (counts.tp + counts.fp) if counts.tp + counts.fp else None,
-        fallback_of("GTVn_precision"),
+        _fallback("GTVn_precision", centre),
         key="GTVn_precision",
         why="no GTVn lesion predicted",
         **kw,
     )
     out["GTVn_recall"] = finite_or(
         counts.tp / (counts.tp + counts.fn) if counts.tp + counts.fn else None,
-        fallback_of("GTVn_recall"),
+        _fallback("GTVn_recall", centre),
         key="GTVn_recall",
         why="no true GTVn lesion",
         **kw,
@@ -170,10 +176,9 @@ def aggregate_task1(
 MISSING_STATUSES: frozenset[str] = frozenset({"no_job", "failed_job", "no_output"})
 
 
-def by_centre_task1(
-    results: Iterable[SegmentationResult], conventions: Conventions, problems: list[Problem]
-) -> dict[str, dict[str, Any]]:
-    """Per-centre Task 1 aggregates (centre = PatientID prefix): the ranking metrics and case count."""
+def by_centre_task1(results: Iterable[SegmentationResult], conventions: Conventions) -> dict[str, dict[str, Any]]:
+    """Per-centre Task 1 aggregates (centre = PatientID prefix): the ranking metrics and case count; an
+    undefined value (e.g. no GTVn in the centre's predictions nor its truth) is ``None`` (null)."""
     groups: dict[str, list[SegmentationResult]] = defaultdict(list)
     for r in results:
         if r.overlaps is not None:
@@ -181,10 +186,8 @@ def by_centre_task1(
     kept = ("GTVp_mean_dice", "GTVn_aggregated_dice", "GTVn_aggregated_f1", "task1_n_cases")
     out = {}
     for centre, members in sorted(groups.items()):
-        scratch: list[Problem] = []
-        full = aggregate_task1(members, conventions, scratch, centre=centre)
+        full = aggregate_task1(members, conventions, [], centre=centre)
         out[centre] = {k: full[k] for k in kept}
-        problems.extend(p for p in scratch if p.message.startswith(tuple(f"{k} of centre" for k in kept)))
     return out
 
 
@@ -202,7 +205,7 @@ def run_task1(
         score.problems.extend(r.problems)
     score.rows = [case_row(r, conventions, gt.center_id(r.patient_id)) for r in results]
     score.aggregates = aggregate_task1(results, conventions, score.problems)
-    score.by_centre = by_centre_task1(results, conventions, score.problems)
+    score.by_centre = by_centre_task1(results, conventions)
     score.extras = {
         "results": results,
         "read_s": sum(r.read_s for r in results),

@@ -77,9 +77,8 @@ def run_task2(
     score_centres(
         score,
         patients,
-        lambda sel: harrell_cindex(time[sel], event[sel], risk[sel]).cindex,
+        lambda sel: harrell_cindex(time[sel], event[sel], risk[sel], tied_tol=conventions.cindex_tied_tol).cindex,
         key="c_index",
-        why="no comparable pair",
     )
     score.extras = {"patients": patients, "time": time, "event": event, "risk": risk}
     return score
@@ -93,7 +92,7 @@ def aggregate_task2(
     Args:
         time: RFS, days. event: True = relapse. risk: higher = worse, NaN = missing.
     """
-    result = harrell_cindex(time, event, risk)
+    result = harrell_cindex(time, event, risk, tied_tol=conventions.cindex_tied_tol)
     c_index = finite_or(
         result.cindex,
         fallback_of("c_index"),
@@ -104,7 +103,7 @@ def aggregate_task2(
     )
 
     def statistic(indices: np.ndarray) -> float | None:
-        return harrell_cindex(time[indices], event[indices], risk[indices]).cindex
+        return harrell_cindex(time[indices], event[indices], risk[indices], tied_tol=conventions.cindex_tied_tol).cindex
 
     low, high = confidence_interval(
         statistic,

@@ -77,8 +77,14 @@ def run_task3(
         patients,
         lambda idx: binary_metrics(truth[idx], [predicted[i] for i in idx], None).balanced_accuracy,
         key="balanced_accuracy",
-        why="one class absent",
     )
+    if has_probability:
+        score_centres(
+            score,
+            patients,
+            lambda idx: binary_metrics(truth[idx], [predicted[i] for i in idx], probability[idx]).auc,
+            key="auc",
+        )
     score.extras = {"patients": patients, "truth": truth, "predicted": predicted, "probability": probability}
     return score
 

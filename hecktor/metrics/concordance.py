@@ -14,15 +14,17 @@ two events at the same time are not comparable; two censorings never are. Times 
 
 Each comparable pair scores::
 
-    concordant: r_i > r_j (outside the tie tolerance)          -> 1
-    tied risk:  |r_j - r_i| <= tied_tol, or r_i or r_j missing -> 0.5
+    concordant: r_i > r_j                                      -> 1
+    tied risk:  r_i == r_j (|r_j - r_i| <= tied_tol), or r_i or r_j missing -> 0.5
     discordant: otherwise                                      -> 0
 
     C = (concordant + 0.5 * tied_risk) / comparable
 
-Risk ties use sksurv's absolute tolerance ``|r_j - r_i| <= tied_tol`` (default 1e-8, the same float
-expression); lifelines ties only exactly equal scores. The two libraries therefore disagree only when two
-risks differ by a nonzero amount <= 1e-8: we follow sksurv (``tied_tol=0`` reproduces lifelines).
+Risks are compared **exactly** by default (``tied_tol=0``), as ``lifelines.utils.concordance_index`` does
+(the HECKTOR 2025 organisers' baseline calls it): only equal floats tie, so the C-index does not depend on
+the scale of the risk. ``sksurv.metrics.concordance_index_censored`` ties risks within an absolute
+``tied_tol=1e-8`` (the same float expression ``|r_j - r_i| <= tied_tol``; pass ``tied_tol=1e-8`` to
+reproduce it): a model whose risks all lie within 5e-9 of each other scores 0.5 there, whatever their order.
 
 Missing predictions (``None``, NaN, +-inf) [HECKTOR 2021/22 convention, our choice]: a missing risk is
 tied with every other risk, so every comparable pair involving it scores 0.5 (no single number could do
@@ -78,19 +80,20 @@ def harrell_cindex(
     event: Sequence[int | bool] | np.ndarray,
     risk: Sequence[float | None] | np.ndarray,
     *,
-    tied_tol: float = 1e-8,
+    tied_tol: float = 0.0,
 ) -> ConcordanceResult:
     """Harrell's C of ``risk`` against (``time_days``, ``event``) (formula and conventions: module docstring).
 
-    Equals ``sksurv.metrics.concordance_index_censored(event.astype(bool), time, risk)`` (all five outputs)
-    and, with no risks within ``tied_tol`` of each other unless equal, ``lifelines.utils.concordance_index(
-    time, -risk, event)``, whenever no risk is missing.
+    Equals ``lifelines.utils.concordance_index(time, -risk, event)`` (default ``tied_tol=0``) and, with
+    ``tied_tol=1e-8``, ``sksurv.metrics.concordance_index_censored(event.astype(bool), time, risk)`` (all five
+    outputs), whenever no risk is missing.
 
     Args:
         time_days: RFS in days (finite).
         event: 1/True = relapse observed, 0/False = censored.
         risk: risk scores, higher = earlier relapse; ``None``/NaN/inf = missing (tied with everyone).
-        tied_tol: absolute tolerance under which two risks are tied (sksurv's default 1e-8; >= 0).
+        tied_tol: absolute tolerance under which two risks are tied (default 0: exact, as lifelines;
+            sksurv uses 1e-8; >= 0).
 
     Raises:
         ValueError: lengths differ, a time is not finite, an event is not 0/1, or ``tied_tol`` < 0.

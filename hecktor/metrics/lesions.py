@@ -11,7 +11,7 @@ predicted mask and of the true mask. Two matching rules:
         IoU = |∪P ∩ ∪G| / |∪P ∪ ∪G| = I / (Σ|P_i| + Σ|G_j| - I),   I = Σ_ij |P_i ∩ G_j|
 
     (components of one side are disjoint, so the pairwise intersections partition ``∪P ∩ ∪G``). The group
-    is ONE true positive when ``IoU >= threshold`` (``>`` when ``inclusive=False``); otherwise each of its
+    is ONE true positive when ``IoU > threshold`` (``>=`` when ``inclusive=True``); otherwise each of its
     k predictions is a false positive and each of its m truths a false negative. A prediction touching no
     truth is an FP; a truth touched by no prediction is an FN. So a prediction merging two true nodes with
     enough overlap counts 1 TP and 0 FN, and a true node split into two predictions 1 TP and 0 FP.
@@ -19,7 +19,7 @@ predicted mask and of the true mask. Two matching rules:
 ``matching="one-to-one"``:
     Pairwise ``IoU_ij = |P_i ∩ G_j| / |P_i ∪ G_j|`` for every overlapping pair; pairs are taken greedily
     by descending IoU (ties: smaller predicted id, then smaller true id first), each component at most
-    once, while ``IoU >= threshold`` (``>`` when strict). Matched pairs are TPs, unmatched predictions FPs,
+    once, while ``IoU > threshold`` (``>=`` when inclusive). Matched pairs are TPs, unmatched predictions FPs,
     unmatched truths FNs.
 
 IoU is in voxel counts (prediction and truth share one grid, so the voxel volume cancels), computed as
@@ -98,7 +98,7 @@ def detect_lesions(
     *,
     connectivity: int = 26,
     iou_threshold: float = 0.30,
-    inclusive: bool = True,
+    inclusive: bool = False,
     matching: str = "group",
 ) -> tuple[DetectionCounts, list[LesionMatch]]:
     """TP/FP/FN of the lesions of one case (rules in the module docstring).
@@ -108,8 +108,8 @@ def detect_lesions(
         truth_mask: true GTVn mask, same shape.
         connectivity: 26, 18 or 6 (cc3d's 3-D neighbourhoods: faces+edges+corners, faces+edges, faces).
         iou_threshold: IoU needed for a true positive (0.30 in the reference).
-        inclusive: ``IoU >= threshold`` when True [our choice], ``IoU > threshold`` when False
-            (the challenge page's wording, "IoU > 30%").
+        inclusive: ``IoU > threshold`` when False (default: the challenge page's wording, "IoU > 30%"),
+            ``IoU >= threshold`` when True (``--inclusive``).
         matching: ``"group"`` (reference's group fusion) or ``"one-to-one"`` (greedy by IoU).
 
     Returns:

@@ -37,7 +37,14 @@ def algorithm_image(engine: Engine) -> str:
 
 @pytest.fixture(scope="session")
 def evaluation_image(engine: Engine) -> str:
+    """The evaluation image of `make build` (invoke mode by default)."""
     return _built(engine, os.environ.get("HECKTOR_EVALUATION_IMAGE") or "hecktor-evaluation:latest")
+
+
+@pytest.fixture(scope="session")
+def evaluation_exec_image(engine: Engine) -> str:
+    """The exec-mode evaluation image (`make build-evaluation MODE=exec`): runs once per submission."""
+    return _built(engine, os.environ.get("HECKTOR_EVALUATION_EXEC_IMAGE") or "hecktor-evaluation:latest-exec")
 
 
 @pytest.fixture(scope="session")

@@ -4,11 +4,12 @@ Every container starts with ``--network none --read-only --user 1000:1000 --memo
 capabilities dropped, ``/input`` mounted read-only, a scratch volume on ``/tmp`` and ``/output`` the only
 other writable place; no GPU.
 
-Settings (the Makefile exports the first three):
+Settings (the Makefile exports the first four):
     HECKTOR_ENGINE             engine command, e.g. ``podman --runtime runc`` (default: docker when its daemon
                                answers, else podman, with runc when installed)
     HECKTOR_ALGORITHM_IMAGE    default ``hecktor-algorithm:latest``; the phase images are ``<repo>:task1..3``
-    HECKTOR_EVALUATION_IMAGE   default ``hecktor-evaluation:latest``
+    HECKTOR_EVALUATION_IMAGE   default ``hecktor-evaluation:latest`` (invoke mode)
+    HECKTOR_EVALUATION_EXEC_IMAGE  default ``hecktor-evaluation:latest-exec``
     HECKTOR_CONTAINER_MEMORY   default ``16g`` (``0``: no limit, for hosts whose memory cgroup is unusable)
     HECKTOR_REQUIRE_CONTAINERS ``1`` turns "no engine / no image / no examples" from a skip into a failure (CI)
     HECKTOR_CONTAINER_MODEL    a model folder (segmentation/, prognosis/, hpv/) mounted read-only at /opt/ml/model
@@ -227,6 +228,27 @@ print(json.dumps({"status": status, "body": body.decode(errors="replace")}))
 """
 
 
+def invoke_call(engine: Engine, name: str, method: str, path: str, timeout: float) -> dict:
+    """``{"status", "body"}`` of one request to the invoke API of the running container ``name``."""
+    result = engine("exec", name, "python", "-c", INVOKE_CLIENT, method, path, str(timeout), timeout=timeout + 60)
+    if result.returncode != 0:
+        return {"status": -1, "body": result.stderr[-1000:]}
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def wait_until_healthy(engine: Engine, name: str, limit: float = 300) -> float:
+    """Poll ``GET /health`` of the running container ``name`` until 200; the seconds it took."""
+    start = time.monotonic()
+    while True:
+        if invoke_call(engine, name, "GET", "/health", 5)["status"] == 200:
+            return time.monotonic() - start
+        state = engine("container", "inspect", "--format", "{{.State.Running}}", name).stdout.strip()
+        if state != "true" or time.monotonic() - start > limit:
+            logs = engine("logs", name)
+            raise AssertionError(f"the server never became healthy ({state=}):\n{(logs.stdout + logs.stderr)[-3000:]}")
+        time.sleep(1)
+
+
 @dataclass
 class InvokeSession:
     """What one invoke-mode container did: an answer per case, the broken case's answer, logs, stop time."""
@@ -252,10 +274,7 @@ def run_invoke_session(engine: Engine, image: str, cases: Sequence[Path], work: 
     session = InvokeSession()
 
     def call(method: str, path: str, timeout: float) -> dict:
-        result = engine("exec", name, "python", "-c", INVOKE_CLIENT, method, path, str(timeout), timeout=timeout + 60)
-        if result.returncode != 0:
-            return {"status": -1, "body": result.stderr[-1000:]}
-        return json.loads(result.stdout.strip().splitlines()[-1])
+        return invoke_call(engine, name, method, path, timeout)
 
     model = model_mounts(work / "model")
     if not os.environ.get("HECKTOR_CONTAINER_MODEL"):  # a copy: what GC unpacks from a model tarball
@@ -263,18 +282,7 @@ def run_invoke_session(engine: Engine, image: str, cases: Sequence[Path], work: 
     options = engine.gc_options(**dirs, extra_mounts=model)
     engine("run", "--detach", "--name", name, *options, image, check=True)
     try:
-        start = time.monotonic()
-        while True:
-            if call("GET", "/health", 5)["status"] == 200:
-                break
-            state = engine("container", "inspect", "--format", "{{.State.Running}}", name).stdout.strip()
-            if state != "true" or time.monotonic() - start > 300:
-                logs = engine("logs", name)
-                raise AssertionError(
-                    f"the server never became healthy ({state=}):\n{(logs.stdout + logs.stderr)[-3000:]}"
-                )
-            time.sleep(1)
-        session.ready_seconds = time.monotonic() - start
+        session.ready_seconds = wait_until_healthy(engine, name)
         for case in cases:
             stage_case(case, dirs["input_dir"])
             empty_folder(dirs["output_dir"])

@@ -86,11 +86,18 @@ def test_phase_images_share_every_heavy_layer(
         assert len(layers) - shared <= 4, f"{image} shares only {shared} of {len(layers)} layers with {algorithm_image}"
 
 
-def test_evaluation_image_metadata(engine: Engine, evaluation_image: str) -> None:
-    config = engine.inspect(evaluation_image)["Config"]
-    assert config["User"] not in ("", "root", "0", "0:0")
-    assert config["Entrypoint"] == ["python", "-m", "evaluation"]
-    assert "org.grand-challenge.api-method" not in (config.get("Labels") or {})
+def test_evaluation_image_metadata(engine: Engine, evaluation_image: str, evaluation_exec_image: str) -> None:
+    for image, invoke in ((evaluation_image, True), (evaluation_exec_image, False)):
+        config = engine.inspect(image)["Config"]
+        assert config["User"] not in ("", "root", "0", "0:0")
+        assert config["Entrypoint"] == ["python", "-m", "evaluation"]
+        labels = config.get("Labels") or {}
+        if invoke:
+            assert labels.get("org.grand-challenge.api-method") == "invoke", image
+            assert config.get("Cmd") == ["serve"] and "4743/tcp" in (config.get("ExposedPorts") or {}), image
+        else:
+            assert "org.grand-challenge.api-method" not in labels, image
+            assert not config.get("Cmd"), image
 
 
 @pytest.mark.parametrize("which", ["algorithm", "evaluation"])

@@ -128,7 +128,8 @@ def _single_case(tmp_path: Path, prediction: object, truth: np.ndarray = TRUTH_A
     ("prediction", "code"),
     [
         (image(np.where(PRED_A == 2, 3, PRED_A).astype(np.uint8)), "bad_labels"),
-        (image(PRED_A.astype(np.float32)), "bad_pixel_type"),
+        (image(PRED_A.astype(np.float32) * 0.5), "fractional_labels"),
+        (image(np.where(PRED_A == 1, np.nan, PRED_A).astype(np.float64)), "fractional_labels"),
         (image(PRED_A[:5]), "off_grid"),
         (image(PRED_A, spacing=(1.0, 1.0, 2.5)), "off_grid"),
         (b"this is not an image", "unreadable_prediction"),
@@ -152,6 +153,18 @@ def test_two_files_in_output_folder(tmp_path: Path) -> None:
     errors = [p for p in metrics["problems"] if p["severity"] == "error"]
     assert [p["code"] for p in errors] == ["unreadable_prediction"]
     assert "expected exactly one" in errors[0]["message"]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_integral_float_prediction_is_scored_as_its_labels(tmp_path: Path, dtype: type) -> None:
+    # MONAI's SaveImage writes float32 label maps by default: scored exactly like the uint8 map.
+    as_float = _single_case(tmp_path / "float", image(PRED_A.astype(dtype)))
+    as_uint8 = _single_case(tmp_path / "uint8", image(PRED_A))
+    row, reference = as_float["results"][0], as_uint8["results"][0]
+    assert row["prediction_status"] == "ok"
+    assert {k: v for k, v in row.items() if k != "job_pk"} == {k: v for k, v in reference.items() if k != "job_pk"}
+    assert row["GTVp_dice"] == pytest.approx(0.5)
+    assert [p["code"] for p in as_float["problems"]] == ["not_uint8"]
 
 
 def test_int16_prediction_is_accepted_with_warning(tmp_path: Path) -> None:

@@ -114,13 +114,43 @@ def test_large_n_spans_several_blocks() -> None:
     assert (ours.concordant, ours.discordant, ours.tied_risk, ours.tied_time) == tuple(sk[1:])
 
 
-def test_where_sksurv_and_lifelines_disagree_we_follow_sksurv() -> None:
-    # Risks 1e-9 apart: sksurv ties them (|diff| <= 1e-8), lifelines does not (exact equality).
+def test_where_sksurv_and_lifelines_disagree_we_follow_lifelines() -> None:
+    # Risks 1e-9 apart: sksurv ties them (|diff| <= 1e-8), lifelines (the organisers' baseline) does not.
     time = np.array([1.0, 2.0, 3.0])
     event = np.array([True, True, False])
     risk = np.array([1.0, 1.0 + 1e-9, 0.0])
     sk = concordance_index_censored(event, time, risk)[0]
     ll = concordance_index(time, -risk, event)
     assert sk == 2.5 / 3 and ll == 2 / 3
-    assert harrell_cindex(time, event, risk).cindex == sk
-    assert harrell_cindex(time, event, risk, tied_tol=0.0).cindex == ll
+    assert harrell_cindex(time, event, risk).cindex == ll
+    assert harrell_cindex(time, event, risk, tied_tol=1e-8).cindex == sk
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_scale_of_the_risk_does_not_matter_and_lifelines_agrees(seed: int) -> None:
+    rng = np.random.default_rng(100 + seed)
+    for _ in range(20):
+        time, event, base = _random_case(rng)
+        values = set()
+        for scale in (1e-9, 1.0, 1e9):
+            risk = base * scale
+            ours = harrell_cindex(time, event, risk)
+            if ours.comparable == 0:
+                break
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                ll = concordance_index(time, -risk, event)
+            assert ours.cindex == pytest.approx(ll, rel=1e-12, abs=0)
+            values.add(ours.cindex)
+        assert len(values) <= 1, values
+
+
+def test_risks_within_5e_9_keep_their_order() -> None:
+    # Every risk within 5e-9 of the others: sksurv's tolerance says 0.5 whatever their order, lifelines 14/15.
+    time = np.array([5.0, 8.0, 12.0, 20.0, 25.0, 30.0, 41.0])
+    event = np.array([1, 1, 0, 1, 0, 1, 0], dtype=bool)
+    risk = 1.0 + np.array([5.0, 4.0, 1.0, 3.0, 2.0, 0.5, 2.5]) * 1e-9
+    ll = concordance_index(time, -risk, event)
+    assert harrell_cindex(time, event, risk).cindex == pytest.approx(ll, rel=1e-12, abs=0)
+    assert ll == 14 / 15
+    assert harrell_cindex(time, event, risk, tied_tol=1e-8).cindex == 0.5

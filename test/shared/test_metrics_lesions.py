@@ -189,8 +189,8 @@ def _naive(pred: np.ndarray, truth: np.ndarray, connectivity: int, threshold: fl
         pairs = sorted(inter, key=lambda ij: -inter[ij] / (size_p[ij[0]] + size_t[ij[1]] - inter[ij]))
         used_p, used_t, tp = set(), set(), 0
         for i, j in pairs:
-            if inter[(i, j)] / (size_p[i] + size_t[j] - inter[(i, j)]) < threshold:
-                break
+            if inter[(i, j)] / (size_p[i] + size_t[j] - inter[(i, j)]) <= threshold:
+                break  # strict by default: IoU > threshold
             if i not in used_p and j not in used_t:
                 used_p.add(i)
                 used_t.add(j)
@@ -214,7 +214,7 @@ def _naive(pred: np.ndarray, truth: np.ndarray, connectivity: int, threshold: fl
         ts = [j for side, j in nodes if side == "t"]
         union_p, union_t = np.isin(lp, ps), np.isin(lt, ts)
         i_vox = int(np.sum(union_p & union_t))
-        if ps and ts and i_vox / int(np.sum(union_p | union_t)) >= threshold:
+        if ps and ts and i_vox / int(np.sum(union_p | union_t)) > threshold:
             tp += 1
         else:
             fp += len(ps)
@@ -241,3 +241,41 @@ def test_matches_naive_reference_on_random_masks(seed: int) -> None:
 
 def _n_components(mask: np.ndarray, connectivity: int) -> int:
     return int(ndimage.label(mask, structure=_STRUCTURES[connectivity])[1])
+
+
+def _worked_example(name: str) -> tuple[np.ndarray, np.ndarray]:
+    """The worked examples of docs/evaluation.md ("GTVn detection: worked examples")."""
+    pred = np.zeros((12, 30, 40), dtype=bool)
+    truth = np.zeros_like(pred)
+    if name == "merge":  # one prediction over two true nodes 1 voxel apart
+        truth[2:6, 2:6, 2:6] = True
+        truth[2:6, 2:6, 7:11] = True
+        pred[2:6, 2:6, 2:11] = True
+    elif name == "split":  # one true node predicted as two pieces
+        truth[2:6, 2:6, 2:12] = True
+        pred[2:6, 2:6, 2:6] = True
+        pred[2:6, 2:6, 8:12] = True
+    else:  # "bridge": a small node found exactly, plus a thin bridge touching a large neighbour by one voxel
+        truth[2:5, 2:5, 2:5] = True  # 27 voxels
+        truth[1:11, 5:25, 20:38] = True  # 3,600 voxels
+        pred[2:5, 2:5, 2:5] = True
+        pred[3, 4, 5:20] = True  # 15 voxels outside both nodes
+        pred[3, 5, 20] = True  # diagonal neighbour of the bridge's end, inside the large node
+    return pred, truth
+
+
+@pytest.mark.parametrize(
+    ("name", "group", "one_to_one"),
+    [
+        ("merge", DetectionCounts(1, 0, 0), DetectionCounts(1, 0, 1)),
+        ("split", DetectionCounts(1, 0, 0), DetectionCounts(1, 1, 0)),
+        ("bridge", DetectionCounts(0, 1, 2), DetectionCounts(1, 0, 1)),
+    ],
+)
+def test_worked_examples_of_the_documentation(name: str, group: DetectionCounts, one_to_one: DetectionCounts) -> None:
+    pred, truth = _worked_example(name)
+    assert detect_lesions(pred, truth)[0] == group
+    assert detect_lesions(pred, truth, matching="one-to-one")[0] == one_to_one
+    if name == "bridge":
+        (match,) = detect_lesions(pred, truth)[1]
+        assert (match.intersection_voxels, match.union_voxels) == (28, 3642)  # IoU 0.0077
