@@ -93,9 +93,9 @@ class Algorithm:
 
                 self.prognosis = PrognosisModel.load(resolve_component_dir("prognosis", model_dir))
             if 3 in self.tasks:
-                from algorithm.hpv import HPVModel
+                from algorithm.hpv import load_hpv_model
 
-                self.hpv = HPVModel.load(resolve_component_dir("hpv", model_dir))
+                self.hpv = load_hpv_model(resolve_component_dir("hpv", model_dir))
         log.info("tasks %s ready on %s", ",".join(map(str, sorted(self.tasks))), self.segmenter.device)
 
     def run(self, input_dir: str | Path, output_dir: str | Path) -> CaseResult:

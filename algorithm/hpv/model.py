@@ -359,19 +359,14 @@ class HPVModel:
     def load(cls, model_dir: str | Path) -> HPVModel:
         """Load ``model_dir/model.json``.
 
-        A ``model.json`` with ``"kind": "cnn"`` loads as :class:`algorithm.hpv.cnn.CnnHPVModel`.
+        A folder of any kind (the CNN + clinical model too) loads with :func:`algorithm.hpv.load_hpv_model`.
 
         Raises:
-            ModelFileError: missing, invalid, of another format/version, or inconsistent.
+            ModelFileError: missing, invalid, of another format/version or kind, or inconsistent.
         """
         data = read_model_json(model_dir, FORMAT, (FORMAT_VERSION,))
-        if data.get("kind") == "cnn":  # CNN + clinical model (algorithm.hpv.cnn); needs torch and MONAI
-            from algorithm.hpv.cnn import CnnHPVModel
-
-            try:
-                return CnnHPVModel.from_dict(data, model_dir)  # type: ignore[return-value]
-            except (KeyError, TypeError, ValueError, OSError, RuntimeError) as exc:
-                raise ModelFileError(f"{model_dir}: inconsistent CNN HPV model ({type(exc).__name__}: {exc})") from None
+        if data.get("kind") == "cnn":
+            raise ModelFileError(f"{model_dir}: a CNN HPV model; load it with algorithm.hpv.load_hpv_model")
         try:
             return cls.from_dict(data)
         except (KeyError, TypeError, ValueError) as exc:

@@ -46,26 +46,52 @@ def names_for(task: int) -> list[str]:
     return [n for n, (t, _) in CONFIGS.items() if t == task]
 
 
+class _Unset:
+    """Marker of an option a configuration may set that was not given on the command line."""
+
+    def __repr__(self) -> str:
+        return "<not given>"
+
+
+#: Parser default of the options a configuration may set (see :func:`add_config_argument`).
+UNSET: Any = _Unset()
+
+
+def configurable_options(task: int) -> set[str]:
+    """The options (argparse destinations) some configuration of ``task`` sets."""
+    return {key for t, options in CONFIGS.values() if t == task for key in options}
+
+
 def add_config_argument(parser: argparse.ArgumentParser, task: int) -> None:
+    """Add ``--config``; the options a configuration may set default to :data:`UNSET` (call after adding them),
+    so that :func:`apply_config` tells an option given on the command line from one left at its default."""
     parser.add_argument(
         "--config",
         default=None,
         choices=names_for(task),
         help="named configuration of the dataset paper (options given explicitly win)",
     )
+    parser.set_defaults(**dict.fromkeys(sorted(configurable_options(task)), UNSET))
 
 
 def apply_config(args: argparse.Namespace, task: int, defaults: dict[str, Any]) -> argparse.Namespace:
-    """Set the options of ``args.config`` on ``args`` where the option still has its default value."""
+    """Resolve the options of ``args.config``: an option given explicitly always wins (even when it equals its
+    default); an option not given (:data:`UNSET`, ``None`` or absent) takes the configuration's value, else
+    its value in ``defaults``.
+
+    Raises:
+        ConfigError: unknown configuration, or one of another task.
+    """
     name = getattr(args, "config", None)
-    if not name:
-        return args
-    if name not in CONFIGS:
-        raise ConfigError(f"unknown configuration {name!r}; known: {', '.join(CONFIGS)}")
-    config_task, options = CONFIGS[name]
-    if config_task != task:
-        raise ConfigError(f"configuration {name!r} is for Task {config_task}, not Task {task}")
-    for key, value in options.items():
-        if getattr(args, key, None) == defaults.get(key):
-            setattr(args, key, value)
+    options: dict[str, Any] = {}
+    if name:
+        if name not in CONFIGS:
+            raise ConfigError(f"unknown configuration {name!r}; known: {', '.join(CONFIGS)}")
+        config_task, options = CONFIGS[name]
+        if config_task != task:
+            raise ConfigError(f"configuration {name!r} is for Task {config_task}, not Task {task}")
+    for key in sorted(configurable_options(task) | set(options) | set(defaults)):
+        value = getattr(args, key, None)
+        if value is UNSET or value is None:
+            setattr(args, key, options.get(key, defaults.get(key)))
     return args

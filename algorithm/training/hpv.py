@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from algorithm.hpv import HPVModel, fit_hpv_model
+from algorithm.hpv import HPVModel, fit_hpv_model, load_hpv_model
 from algorithm.tabular.cv import make_folds, report_binary, report_bootstrap
 from algorithm.tabular.serialisation import json_safe
 from algorithm.training.configs import apply_config
@@ -126,7 +126,7 @@ def run_cnn(args: argparse.Namespace) -> int:
         f"Model written to {path} ({data.timings['total_s']:.0f} s)"
     )
     print_holdout(model.training)
-    HPVModel.load(Path(args.out))  # the files just written must load
+    load_hpv_model(Path(args.out))  # the files just written must load
     return 0
 
 

@@ -15,7 +15,7 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("monai")
 
-from algorithm.hpv import HPVModel  # noqa: E402
+from algorithm.hpv import load_hpv_model  # noqa: E402
 from algorithm.prognosis import PrognosisModel  # noqa: E402
 from algorithm.training import hpv as train_hpv  # noqa: E402
 from algorithm.training import prognosis as train_prognosis  # noqa: E402
@@ -81,7 +81,7 @@ def test_hpv_config(name: str, cohort: Path, cache: Path, tmp_path: Path, capsys
     assert train_hpv.main([*argv, "--folds", "2", "--epochs", "1", "--holdout", str(cohort)]) == 0
     printed = capsys.readouterr().out
     assert "F1-macro" in printed and "Held-out" in printed
-    model = HPVModel.load(out)
+    model = load_hpv_model(out)
     record = json.loads((out / "model.json").read_text())
     assert record["kind"] == "cnn"
     assert record["training"]["holdout"]["n_cases"] > 0 and 0.0 <= record["training"]["holdout"]["auc"] <= 1.0
