@@ -100,26 +100,32 @@ def run_gc_job(
     cases: Sequence[tuple[str, Path, float]],
     work: Path,
     *,
-    model_tarball: Path | None = None,
+    model_dir: Path | None = None,
     health_timeout_s: int | None = None,
     timeout: float = 1500,
 ) -> GCJob:
     """Run ``cases`` (``(pk, case folder, time limit s)``, in order; the shim stops at the first failure) as one
-    Grand Challenge job list through the real shim in ``image``; the api method is the image's label."""
+    Grand Challenge job list through the real shim in ``image``; the api method is the image's label.
+
+    ``model_dir``: what the shim would unpack from a model tarball into ``/opt/ml/model`` (it is placed there
+    directly: the shim's extraction uses ``tarfile``'s ``filter=``, which the local base's Python 3.11.2 lacks).
+    """
     config = engine.inspect(image)["Config"]
     api_method = (config.get("Labels") or {}).get("org.grand-challenge.api-method", "exec")
     job, results = work / "job", work / "results"
     job.mkdir(parents=True)
     results.mkdir()
     results.chmod(0o777)
-    (work / "model").mkdir()
-    (work / "model").chmod(0o777)
+    if model_dir is not None:
+        shutil.copytree(model_dir, work / "model")
+    else:
+        (work / "model").mkdir()
+    for path in [work / "model", *(work / "model").rglob("*")]:
+        path.chmod(0o777 if path.is_dir() else 0o644)
     tasks = []
     for pk, case, timeout_s in cases:
         shutil.copytree(case, job / "cases" / pk)
         tasks.append({"pk": pk, "case": f"/gc-job/cases/{pk}", "timeout_s": timeout_s})
-    if model_tarball is not None:
-        shutil.copy(model_tarball, job / "model.tar.gz")
     for path in [job, *job.rglob("*")]:
         path.chmod(0o755 if path.is_dir() else 0o644)
     spec = {
@@ -129,7 +135,7 @@ def run_gc_job(
         "shim": "/gc-runner/shim",
         "s3": "/gc-runner/s3",
         "results": "/gc-results",
-        "model_tarball": "/gc-job/model.tar.gz" if model_tarball is not None else None,
+        "model_tarball": None,
         "health_timeout_s": health_timeout_s,
         "shim_timeout_s": timeout - 60,
         "tasks": tasks,

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import re
 import shutil
-import tarfile
 from pathlib import Path
 
 import pytest
@@ -102,10 +101,7 @@ def test_a_model_that_cannot_load_is_reported_at_the_next_health_poll(
     model = tmp_path / "model"
     (model / "segmentation").mkdir(parents=True)
     (model / "segmentation" / "config.json").write_text("{not json")
-    tarball = tmp_path / "model.tar.gz"
-    with tarfile.open(tarball, "w:gz") as tar:
-        tar.add(model / "segmentation", arcname="segmentation")  # no "./" entry: /opt/ml/model is not ours
-    job = run_gc_job(engine, algorithm_image, [("case", example_cases[0], 60)], tmp_path / "job", model_tarball=tarball)
+    job = run_gc_job(engine, algorithm_image, [("case", example_cases[0], 60)], tmp_path / "job", model_dir=model)
     setup = job.runtime_setup
     assert setup["return_code"] == 1 and setup["signature_ok"], job.describe()
     assert "Failed to start" in setup["user_safe_error_message"], setup
