@@ -117,6 +117,9 @@ def main() -> int:
             "GRAND_CHALLENGE_COMPONENT_USE_LINKED_INPUT": "False",
             "GRAND_CHALLENGE_COMPONENT_WRITABLE_DIRECTORIES": "",
             "GRAND_CHALLENGE_COMPONENT_POST_CLEAN_DIRECTORIES": "",
+            # the shim runs as root on Grand Challenge and drops to the image's USER; here it already is uid 1000,
+            # without the capability setgroups() needs
+            "GRAND_CHALLENGE_COMPONENT_SET_EXTRA_GROUPS": "False",
         }
         if spec.get("health_timeout_s"):
             env["GRAND_CHALLENGE_COMPONENT_START_AND_HEALTH_TIMEOUT_SECONDS"] = str(spec["health_timeout_s"])
