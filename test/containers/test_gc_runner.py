@@ -75,7 +75,7 @@ def test_invoke_image_under_sagemaker_shim(engine, algorithm_image, panimg_case,
     assert good["return_code"] == 0 and good["signature_ok"] and good["invoke_duration"], job.describe()
     check_outputs(panimg_case, job.outputs / "panimg", {1, 2, 3})
     (ct,) = sorted((truncated / "images" / "ct").iterdir())
-    reason = bad["user_process_last_stderr_lines"][-1]
+    reason = bad["user_process_last_stderr_lines"][-1].rstrip("\n")  # kept as read, newline included
     assert bad["return_code"] == 1 and bad["signature_ok"], job.describe()
     assert reason.startswith(f"error: /input/images/ct/{ct.name}: CT file is truncated"), reason
     assert job.user_lines("stderr")[-1] == reason, job.describe()  # still last after the shim's SIGTERM
@@ -124,7 +124,10 @@ def test_exec_image_under_sagemaker_shim(engine, algorithm_image, panimg_case, e
     check_outputs(panimg_case, job.outputs / "panimg", {1, 2, 3})
     (ct,) = sorted((empty / "images" / "ct").iterdir())
     assert bad["return_code"] == 1 and bad["signature_ok"], job.describe()
-    assert bad["user_process_last_stderr_lines"][-1] == f"error: /input/images/ct/{ct.name}: CT file is empty (0 bytes)"
+    assert (
+        bad["user_process_last_stderr_lines"][-1].rstrip("\n")
+        == f"error: /input/images/ct/{ct.name}: CT file is empty (0 bytes)"
+    )
     # checked before the models load: a fraction of the successful case's time (start-up included)
     assert _seconds(bad["exec_duration"]) < 0.5 * _seconds(good["exec_duration"]), (bad, good)
 
