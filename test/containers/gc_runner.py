@@ -135,7 +135,6 @@ def run_gc_job(
         "shim": "/gc-runner/shim",
         "s3": "/gc-runner/s3",
         "results": "/gc-results",
-        "model_tarball": None,
         "health_timeout_s": health_timeout_s,
         "shim_timeout_s": timeout - 60,
         "tasks": tasks,

@@ -2,7 +2,7 @@
 
 This script runs *inside* the image under test (``python -I``, as the container's command; see
 :mod:`gc_runner`). It starts a local S3 server (moto, ``127.0.0.1:9000`` in the container's own network
-namespace, so ``--network none`` still holds), uploads the cases (and an optional model tarball), then runs the
+namespace, so ``--network none`` still holds), uploads the cases, then runs the
 real ``sagemaker-shim invoke --tasks ...`` from PyPI, which starts the image's original ENTRYPOINT + CMD as
 its child (the invoke server, or one ``run`` per case in exec mode), downloads each case to ``/input``,
 calls ``/invoke`` or waits for the exit, uploads ``/output`` and a signed ``inference_result.json`` per task
@@ -11,7 +11,7 @@ every line it logged are written to ``RESULTS/summary.json``.
 
     python -I driver.py SPEC.json
 
-SPEC: ``{"api_method", "entrypoint", "cmd", "shim", "s3", "results", "model_tarball" | null,
+SPEC: ``{"api_method", "entrypoint", "cmd", "shim", "s3", "results",
 "health_timeout_s" | null, "tasks": [{"pk", "case", "timeout_s"}]}`` (paths inside the container).
 """
 
@@ -123,9 +123,6 @@ def main() -> int:
         }
         if spec.get("health_timeout_s"):
             env["GRAND_CHALLENGE_COMPONENT_START_AND_HEALTH_TIMEOUT_SECONDS"] = str(spec["health_timeout_s"])
-        if spec.get("model_tarball"):
-            client.upload_file(spec["model_tarball"], "inputs", "model/model.tar.gz")
-            env["GRAND_CHALLENGE_COMPONENT_MODEL"] = "s3://inputs/model/model.tar.gz"
         shim = f"import sys; sys.path[:0] = [{spec['shim']!r}]; from sagemaker_shim.cli import cli; cli()"
         start = time.monotonic()
         proc = subprocess.run(
