@@ -8,8 +8,14 @@
 Settings also come from the environment (Grand Challenge strips ``GRAND_CHALLENGE_*`` variables, so
 ours are named ``HECKTOR_*``): ``HECKTOR_TASKS``, ``HECKTOR_MODEL_DIR``, ``HECKTOR_DEVICE``.
 
-A failure ends with exit status 1 and a one-line reason as the last line on stderr, which is all
-Grand Challenge shows a participant.
+A failure ends with a one-line reason as the last line on stderr, which is all Grand Challenge shows a
+participant: exit status 2 for a usage error (a bad flag or ``HECKTOR_*`` value, an output folder that
+cannot be written), found before anything is read or loaded; 1 for bad input or a failure. ``run`` reads
+and checks the case before it loads the models, so bad input fails in about a second.
+
+Start-up is kept short: this module imports only the standard library and :mod:`hecktor`'s light
+modules; torch, MONAI and SimpleITK are imported by the command that needs them, and the training
+commands are registered only for ``train`` (``python -m algorithm --help`` takes well under a second).
 """
 
 from __future__ import annotations
@@ -20,7 +26,7 @@ import os
 import sys
 from pathlib import Path
 
-from hecktor.errors import HecktorError
+from hecktor.errors import HecktorError, UsageError
 from hecktor.progress import setup_logging
 
 log = logging.getLogger("algorithm")
@@ -29,7 +35,7 @@ log = logging.getLogger("algorithm")
 def _add_model_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--tasks",
-        default=os.environ.get("HECKTOR_TASKS", "all"),
+        default=None,
         help="tasks whose outputs to write: 1, 2, 3, a list like 1,3, or all (env HECKTOR_TASKS; default all)",
     )
     parser.add_argument("--model-dir", type=Path, default=None, help="model folder (env HECKTOR_MODEL_DIR)")
@@ -39,7 +45,28 @@ def _add_model_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--tta", action="store_true", help="mirror test-time augmentation for the segmentation")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def tasks_setting(args: argparse.Namespace) -> set[int]:
+    """The tasks from ``--tasks``, else ``HECKTOR_TASKS``, else all.
+
+    Raises:
+        UsageError: an unknown task, naming the flag or variable it came from.
+    """
+    from algorithm.tasks import parse_tasks
+
+    text, origin = (
+        (args.tasks, "--tasks") if args.tasks is not None else (os.environ.get("HECKTOR_TASKS"), "HECKTOR_TASKS")
+    )
+    try:
+        tasks = parse_tasks(text)
+    except ValueError as exc:
+        raise UsageError(f"{origin}={text!r}: {exc}") from None
+    args.tasks = ",".join(map(str, sorted(tasks)))  # what the command then passes on
+    return tasks
+
+
+def build_parser(command: str | None = "train") -> argparse.ArgumentParser:
+    """The command line; the training commands (whose modules import torch) are added only when ``command``
+    is ``"train"`` (the default, for documentation tools), else ``train`` is listed without its sub-commands."""
     parser = argparse.ArgumentParser(prog="python -m algorithm", description=__doc__.split("\n\n")[0])
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -57,10 +84,12 @@ def build_parser() -> argparse.ArgumentParser:
     p_demo.set_defaults(func=_cmd_demo)
 
     _register(sub, "algorithm.server")
-    p_train = sub.add_parser("train", help="train a model from the organisers' dataset layout")
-    tsub = p_train.add_subparsers(dest="model", required=True)
-    for module in ("algorithm.training.segmentation", "algorithm.training.prognosis", "algorithm.training.hpv"):
-        _register(tsub, module)
+    train_help = "train a model from the organisers' dataset layout"
+    p_train = sub.add_parser("train", help=train_help)
+    tsub = p_train.add_subparsers(dest="model", required=True, metavar="{segmentation,prognosis,hpv}")
+    if command == "train":
+        for module in ("algorithm.training.segmentation", "algorithm.training.prognosis", "algorithm.training.hpv"):
+            _register(tsub, module)
     return parser
 
 
@@ -70,25 +99,42 @@ def _register(subparsers: argparse._SubParsersAction, module_name: str) -> None:
     importlib.import_module(module_name).register(subparsers)
 
 
-def _cmd_run(args: argparse.Namespace) -> int:
-    from algorithm.pipeline import Algorithm, parse_tasks
+def _command_of(argv: list[str]) -> str | None:
+    """The sub-command named in ``argv`` (its first argument that is not an option)."""
+    return next((a for a in argv if not a.startswith("-")), None)
 
-    algorithm = Algorithm(parse_tasks(args.tasks), model_dir=args.model_dir, device=args.device, tta=args.tta)
-    algorithm.run(args.input, args.output)
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from algorithm.writing import prepare_output_dir
+
+    tasks = tasks_setting(args)
+    prepare_output_dir(args.output)  # a read-only or misnamed --output fails before any work
+
+    from algorithm.pipeline import Algorithm, read_and_check
+
+    checked = read_and_check(args.input)  # bad input fails here, before the models load
+    algorithm = Algorithm(tasks, model_dir=args.model_dir, device=args.device, tta=args.tta)
+    algorithm.run(args.input, args.output, checked=checked)
     return 0
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
     from algorithm.demo import run_demo
 
+    tasks_setting(args)
     return run_demo(args.examples, args.out, args)
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser(_command_of(argv))
+    args = parser.parse_args(argv)
     setup_logging(args.verbose)
     try:
         return int(args.func(args) or 0)
+    except UsageError as exc:
+        print(f"{parser.prog} {args.command}: error: {exc}", file=sys.stderr)
+        return 2
     except HecktorError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

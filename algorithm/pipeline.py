@@ -27,26 +27,13 @@ import SimpleITK as sitk
 
 from algorithm.models import resolve_component_dir
 from algorithm.reading import CaseInputs, read_case
+from algorithm.tasks import ALL_TASKS, parse_tasks  # noqa: F401 (parse_tasks: re-exported)
 from algorithm.writing import write_json_value, write_segmentation
 from hecktor import interface
 from hecktor.errors import HecktorError
 from hecktor.progress import peak_rss_gib, stage
 
 log = logging.getLogger(__name__)
-
-ALL_TASKS = frozenset({1, 2, 3})
-
-
-def parse_tasks(text: str | None) -> set[int]:
-    """``"1,2,3"``, ``"2"``, ``"all"`` or ``None`` (= all) -> a set of task numbers."""
-    if text is None or text.strip().lower() in {"", "all"}:
-        return set(ALL_TASKS)
-    tasks = set()
-    for part in text.replace(" ", "").split(","):
-        if part not in {"1", "2", "3"}:
-            raise ValueError(f"unknown task {part!r}: expected 1, 2, 3 or 'all'")
-        tasks.add(int(part))
-    return tasks
 
 
 @dataclass
@@ -58,6 +45,31 @@ class CaseResult:
     fallbacks: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class CheckedCase:
+    """A case read and checked (:func:`read_and_check`), with the result its outputs will be added to."""
+
+    case: CaseInputs
+    result: CaseResult
+
+
+def read_and_check(input_dir: str | Path) -> CheckedCase:
+    """Read the case in ``input_dir`` and check it (:func:`algorithm.checks.validate_case`); needs no model.
+
+    Raises:
+        InputError: unreadable or unusable input, naming the file.
+    """
+    from algorithm.checks import validate_case
+
+    result = CaseResult()
+    with stage("read inputs", log, result.timings):
+        case = read_case(input_dir)
+    result.notes.extend(case.notes)
+    with stage("check inputs", log, result.timings):
+        result.notes.extend(validate_case(case))
+    return CheckedCase(case, result)
 
 
 class Algorithm:
@@ -98,18 +110,16 @@ class Algorithm:
                 self.hpv = load_hpv_model(resolve_component_dir("hpv", model_dir))
         log.info("tasks %s ready on %s", ",".join(map(str, sorted(self.tasks))), self.segmenter.device)
 
-    def run(self, input_dir: str | Path, output_dir: str | Path) -> CaseResult:
-        """Process the case in ``input_dir`` and write every enabled task's outputs to ``output_dir``."""
-        from algorithm.checks import validate_case
+    def run(self, input_dir: str | Path, output_dir: str | Path, *, checked: CheckedCase | None = None) -> CaseResult:
+        """Process the case in ``input_dir`` and write every enabled task's outputs to ``output_dir``.
 
+        ``checked``: the case already read and checked by :func:`read_and_check` (exec mode does that before
+        the models load, so bad input fails in a second); ``input_dir`` is then not read again.
+        """
         start = time.perf_counter()
-        result = CaseResult()
         output_dir = Path(output_dir)
-        with stage("read inputs", log, result.timings):
-            case = read_case(input_dir)
-        result.notes.extend(case.notes)
-        with stage("check inputs", log, result.timings):
-            result.notes.extend(validate_case(case))
+        checked = checked or read_and_check(input_dir)
+        case, result = checked.case, checked.result
 
         label = self._segment(case, result)
         if 1 in self.tasks:

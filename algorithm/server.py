@@ -1,9 +1,10 @@
 """``python -m algorithm serve``: the algorithm behind Grand Challenge's invoke API.
 
-The models load once, at start-up (:class:`algorithm.pipeline.Algorithm`'s constructor), in the
-background; each ``POST /invoke`` then processes the case staged in ``/input`` into ``/output``. The
-HTTP shell is :mod:`hecktor.serving`, shared with any other image. Tasks, model folder and device
-come from the same flags and ``HECKTOR_*`` variables as ``python -m algorithm run``.
+The port is bound first; the models then load once (:class:`algorithm.pipeline.Algorithm`'s
+constructor, where torch is imported) in the background; each ``POST /invoke`` processes the case
+staged in ``/input`` into ``/output``. The HTTP shell is :mod:`hecktor.serving`, shared with any other
+image. Tasks, model folder and device come from the same flags and ``HECKTOR_*`` variables as
+``python -m algorithm run``.
 """
 
 from __future__ import annotations
@@ -25,16 +26,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _cmd_serve(args: argparse.Namespace) -> int:
-    from algorithm.pipeline import parse_tasks
+    from algorithm.cli import tasks_setting
 
-    tasks = parse_tasks(args.tasks)  # a bad HECKTOR_TASKS fails here, before the server starts
+    tasks = tasks_setting(args)  # a bad --tasks / HECKTOR_TASKS is a usage error (exit 2) before the server starts
 
     def load() -> Handler:
         from algorithm.pipeline import Algorithm
+        from algorithm.writing import prepare_output_dir
 
         algorithm = Algorithm(tasks, model_dir=args.model_dir, device=args.device, tta=args.tta)
 
         def handle(input_dir: Path, output_dir: Path) -> dict[str, object]:
+            prepare_output_dir(output_dir)  # outputs left by an earlier call are never taken for this one's
             result = algorithm.run(input_dir, output_dir)
             return {"outputs": sorted(str(p) for p in result.outputs.values()), "fallbacks": list(result.fallbacks)}
 
@@ -42,6 +45,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
 
     return serve(
         load,
+        verbose=args.verbose,
         name=f"algorithm (tasks {','.join(map(str, sorted(tasks)))})",
         host=args.host,
         port=args.port,

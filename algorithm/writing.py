@@ -8,8 +8,11 @@ and fails the job), so a non-finite value is a bug upstream, never a silent outp
 from __future__ import annotations
 
 import json
+import logging
 import math
 import os
+import shutil
+import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -17,7 +20,49 @@ from typing import Any
 import SimpleITK as sitk
 
 from hecktor import interface
+from hecktor.errors import UsageError
 from hecktor.imageio import write_image
+
+log = logging.getLogger(__name__)
+
+
+def prepare_output_dir(output_dir: str | Path) -> list[str]:
+    """Make sure ``output_dir`` can take this run's outputs, before any work; return notes.
+
+    Creates the folder when missing; removes outputs of this kit left by an earlier run (every task's
+    sockets, e.g. ``rfs-survival-curve.json``), so none is mistaken for this run's; leaves other files alone.
+
+    Raises:
+        UsageError: the path is a file, or the folder cannot be created or written.
+    """
+    output_dir = Path(output_dir)
+    if output_dir.exists() and not output_dir.is_dir():
+        raise UsageError(f"output {output_dir}: is a file, not a folder")
+    try:
+        output_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"output {output_dir}: the folder cannot be created ({exc.strerror or exc})") from None
+    try:
+        with tempfile.NamedTemporaryFile(dir=output_dir, prefix=".write-test-"):
+            pass
+    except OSError as exc:
+        raise UsageError(f"output {output_dir}: not writable ({exc.strerror or exc})") from None
+    notes = []
+    for socket in {s for sockets in interface.TASK_OUTPUTS.values() for s in sockets}:
+        stale = output_dir / socket.relative_path
+        if not (stale.exists() or stale.is_symlink()):
+            continue
+        try:
+            if stale.is_dir() and not stale.is_symlink():
+                shutil.rmtree(stale)
+            else:
+                stale.unlink()
+        except OSError as exc:
+            raise UsageError(f"output {stale}: left by an earlier run and cannot be removed ({exc.strerror})") from None
+        notes.append(f"removed {socket.relative_path} left in {output_dir} by an earlier run")
+    for note in notes:
+        log.warning("output: %s", note)
+    return notes
 
 
 def write_segmentation(label: sitk.Image, output_dir: str | Path) -> Path:

@@ -27,3 +27,10 @@ class InputError(HecktorError):
         self.problem = problem
         where = f"{self.path}: " if self.path is not None else ""
         super().__init__(f"{where}{problem}")
+
+
+class UsageError(HecktorError):
+    """A flag, a setting (``HECKTOR_*``) or the output folder cannot be used; found before any work.
+
+    Command lines report it in one line and exit with status 2, like argparse's usage errors.
+    """

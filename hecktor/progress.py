@@ -13,15 +13,29 @@ from typing import TypeVar
 T = TypeVar("T")
 
 
-def setup_logging(verbose: bool = False) -> None:
-    """Log to stderr with timestamps; INFO by default, DEBUG when ``verbose``."""
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        datefmt="%H:%M:%S",
-        stream=sys.stderr,
-        force=True,
-    )
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+def setup_logging(verbose: bool = False, *, split_streams: bool = False) -> None:
+    """Log with timestamps; INFO by default, DEBUG when ``verbose``.
+
+    Everything goes to stderr, unless ``split_streams``: then INFO and below go to stdout and only
+    warnings and errors to stderr (a long-running server, whose last stderr line must be a failure's
+    reason: Grand Challenge shows a participant only that line).
+    """
+    formatter = logging.Formatter(LOG_FORMAT, datefmt="%H:%M:%S")
+    handlers: list[logging.Handler] = []
+    if split_streams:
+        low = logging.StreamHandler(sys.stdout)
+        low.addFilter(lambda record: record.levelno <= logging.INFO)
+        high = logging.StreamHandler(sys.stderr)
+        high.setLevel(logging.WARNING)
+        handlers = [low, high]
+    else:
+        handlers = [logging.StreamHandler(sys.stderr)]
+    for handler in handlers:
+        handler.setFormatter(formatter)
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, handlers=handlers, force=True)
 
 
 def peak_rss_gib() -> float:

@@ -140,7 +140,7 @@ def test_cli_unreadable_input_fails_with_one_line(gc_cases, tmp_path, damage):
     else:
         pet = find_single_image(case_dir / interface.PET.relative_path)
         pet.write_bytes(b"\x00" * 100)
-        expected = "PET cannot be read as an image"
+        expected = "PET file is not a MetaImage (.mha) image"
     proc = run_cli("run", "--input", str(case_dir), "--output", str(tmp_path / "out"), "--device", "cpu")
     assert proc.returncode == 1
     last = proc.stderr.strip().splitlines()[-1]

@@ -37,8 +37,46 @@ def test_corrupt_file_is_one_clear_line(tmp_path):
     with pytest.raises(InputError) as info:
         read_image(path, "PET")
     message = str(info.value)
-    assert message.startswith(str(path)) and "PET cannot be read as an image" in message
-    assert "\n" not in message
+    assert message == f"{path}: PET file is not a MetaImage (.mha) image (unreadable header, 20 bytes)"
+
+
+def _mha(tmp_path, name="ct.mha", compress=False):
+    path = tmp_path / name
+    sitk.WriteImage(volume((20, 30, 40), np.float32), str(path), useCompression=compress)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("damage", "expected"),
+    [
+        ("empty", "CT file is empty (0 bytes)"),
+        ("random", "CT file is not a MetaImage (.mha) image (unreadable header, 5000 bytes)"),
+        ("truncated", "CT file is truncated or its pixel data are corrupt (300 bytes for a 40x30x20 32-bit float"),
+        ("truncated-compressed", "CT file is truncated or malformed: incomplete MetaImage (.mha) header (300 bytes)"),
+        ("truncated-nifti", "CT file is truncated: its compressed data end early"),
+    ],
+)
+def test_damaged_files_say_what_is_wrong_in_words(tmp_path, damage, expected):
+    import os
+
+    if damage == "truncated-nifti":
+        path = tmp_path / "ct.nii.gz"
+        sitk.WriteImage(volume((20, 30, 40), np.float32), str(path))
+        path.write_bytes(path.read_bytes()[:2000])
+    else:
+        path = _mha(tmp_path, compress=damage == "truncated-compressed")
+        data = {"empty": b"", "random": os.urandom(5000)}.get(damage, path.read_bytes()[:300])
+        path.write_bytes(data)
+    with pytest.raises(InputError) as info:
+        read_image(path, "CT")
+    assert str(info.value).startswith(f"{path}: {expected}")
+    assert "\n" not in str(info.value) and "itk" not in str(info.value).lower()
+
+
+def test_upper_case_extension_is_read(tmp_path):
+    path = _mha(tmp_path).rename(tmp_path / "CT.MHA")  # (SimpleITK would write CT.MHA as a .mhd/.raw pair)
+    assert find_single_image(tmp_path, "CT") == path
+    assert read_image(path, "CT").GetSize() == (40, 30, 20)
 
 
 def test_2d_and_vector_images_are_refused(tmp_path):
@@ -56,7 +94,7 @@ def test_find_single_image(tmp_path):
         find_single_image(tmp_path / "ct", "CT")
     (tmp_path / "ct").mkdir()
     (tmp_path / "ct" / "notes.txt").write_text("x")
-    with pytest.raises(InputError, match="no CT file found"):
+    with pytest.raises(InputError, match=r"no CT file with a supported extension: found notes\.txt \(expected \.mha"):
         find_single_image(tmp_path / "ct", "CT")
     write_image(volume(), tmp_path / "ct" / "a.mha")
     assert find_single_image(tmp_path / "ct", "CT").name == "a.mha"
