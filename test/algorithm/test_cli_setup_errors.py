@@ -14,7 +14,7 @@ import pytest
 from hecktor import interface
 from hecktor.clinical import read_clinical_json
 from hecktor.imageio import find_single_image
-from hecktor.synthetic import generate_case, write_grand_challenge_layout
+from synthetic import generate_case, write_grand_challenge_layout
 
 REPO = Path(__file__).resolve().parents[2]
 
