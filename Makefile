@@ -27,10 +27,13 @@ help:
 	@echo "make bench-gpu        the algorithm on CUDA (fp32/AMP, TTA, GPU memory), writes bench/RESULTS-gpu.md"
 	@echo "engine: $(or $(ENGINE_CMD),none found)"
 
-$(STAMP): requirements.txt requirements-dev.txt
+$(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements-dev.txt
+	@# (issue 19) the project itself, editable: console scripts hecktor-algorithm, hecktor-evaluation and
+	@# hecktor-synthetic, and `python -m ...` from any folder (PYTHONWARNINGS: setuptools' editable-mode banner)
+	PYTHONWARNINGS=ignore $(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 
 setup: $(STAMP)
