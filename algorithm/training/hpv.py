@@ -214,7 +214,8 @@ def run(args: argparse.Namespace) -> int:
         "timings_s": rounded_timings(data.timings),
     }
     out, path = save_trained(model, args, score_holdout)
-    write_cv_predictions(out, data, fold_of, {"probability": prob, "positive": dec})
+    # column names as `score-folder --task 3` reads them: hpv (0/1 call), probability
+    write_cv_predictions(out, data, fold_of, {"hpv": dec.astype(int), "probability": prob})
     print(
         f"Task 3: {len(y)} cases, {int(y.sum())} HPV positive; {cv['scheme']}: "
         f"balanced accuracy {_f(cv['balanced_accuracy'])} (95% CI {_f(cv['balanced_accuracy_ci95'][0])}-"

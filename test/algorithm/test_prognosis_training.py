@@ -13,6 +13,7 @@ import pytest
 from algorithm.prognosis import PrognosisModel
 from algorithm.training import prognosis as train_prognosis
 from algorithm.training.tabular_data import CACHE_FILE, load_cases
+from evaluation.cli import main as evaluation_main
 
 FAST = ["--folds", "3", "--bags", "8", "--bootstrap", "20"]
 
@@ -47,6 +48,10 @@ def test_training_cli_writes_a_loadable_model(cohort: Path, tmp_path: Path, caps
     assert "oracle_c_index" in model.training["holdout"]
     oof = pd.read_csv(out / "cv_predictions.csv")
     assert len(oof) == 20 and oof["risk"].notna().all()
+    metrics_path = tmp_path / "cv_metrics.json"  # the CV predictions are scorable as they are (issue 19)
+    score = ["score-folder", "--predictions", str(out / "cv_predictions.csv"), "--data", str(cohort), "--task", "2"]
+    assert evaluation_main([*score, "--output", str(metrics_path), "--bootstrap", "0"]) == 0
+    assert json.loads(metrics_path.read_text())["aggregates"]["c_index"] == pytest.approx(cv["c_index"], abs=1e-3)
     assert math.isfinite(model.predict_risk(None, None))
     # second run: every feature row comes from the cache
     assert train_prognosis.main([*args, "--model", "cox"]) == 0
