@@ -181,7 +181,7 @@ save-phases: build-phases
 
 # The weights alone, for Grand Challenge's separate model upload (unpacked to /opt/ml/model/ in the container).
 save-model:
-	@mkdir -p build && tar -C algorithm/resources/model -czf build/model.tar.gz --exclude cache --exclude '*.log' .
+	@mkdir -p build && tar -C algorithm/resources/model -czf build/model.tar.gz --exclude cache --exclude checkpoints --exclude '*.log' .
 	@echo "build/model.tar.gz: $$(du -h build/model.tar.gz | cut -f1)"
 
 # Removes this kit's images (the local base included), the wheelhouse and saved archives.
