@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 DEMO_OUT ?= demo_output
 
-.PHONY: setup test lint format demo clean help \
+.PHONY: setup test test-fast lint format demo clean help \
 	build build-algorithm build-evaluation build-phases base-image wheelhouse check-engine \
 	test-containers save save-evaluation save-phases save-model clean-containers
 
@@ -15,6 +15,7 @@ help:
 	@echo "make setup            create $(VENV) and install pinned dependencies"
 	@echo "make demo             run the algorithm on ground_truth_examples, score it, print the metrics"
 	@echo "make test             lint and run the test suite (container tests too, once images are built)"
+	@echo "make test-fast        lint and the tests but the container and slow (training) ones: the edit-test loop"
 	@echo "make build            build the algorithm and evaluation images ($(ALGORITHM_IMAGE), $(EVALUATION_IMAGE))"
 	@echo "                      TASK=1|2|3|all (one image per phase), MODE=invoke|exec, BASE=auto|public|local"
 	@echo "make build-phases     build $(ALGORITHM_REPO):task1, :task2, :task3 (they share every heavy layer)"
@@ -50,6 +51,11 @@ format: $(STAMP)
 # The container tests (test/containers) run when the images exist and skip with a reason otherwise.
 test: lint
 	$(PY) -m pytest -q
+
+# ---- (issue 19) the edit-test loop: everything but the container tests and the tests marked slow (the
+# training runs); CI keeps running the full `make test`.
+test-fast: lint
+	$(PY) -m pytest -q -m "not container and not slow" --ignore=test/containers
 
 demo: $(STAMP)
 	$(PY) -m algorithm demo --examples ground_truth_examples --out $(DEMO_OUT)

@@ -22,6 +22,7 @@ def cohort(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
+@pytest.mark.slow  # training: left out of `make test-fast`
 def test_training_cli_writes_a_loadable_model(cohort: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "model"
     argv = ["--data", str(cohort), "--out", str(out), "--folds", "3", "--bootstrap", "20", "--holdout", str(cohort)]

@@ -35,6 +35,7 @@ def test_layout_is_read(cohort: Path) -> None:
     assert all(c.targets["rfs_days"] > 0 and c.targets["relapse"] in (0.0, 1.0) for c in cases)
 
 
+@pytest.mark.slow  # training: left out of `make test-fast`
 def test_training_cli_writes_a_loadable_model(cohort: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out, cache = tmp_path / "model", tmp_path / "cache"
     args = ["--data", str(cohort), "--out", str(out), "--cache", str(cache), *FAST]

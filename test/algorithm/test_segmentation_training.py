@@ -70,6 +70,7 @@ def test_register_adds_the_subcommand() -> None:
     assert args.folds == [0, 2] and args.epochs == 3 and callable(args.func)
 
 
+@pytest.mark.slow  # training: left out of `make test-fast`
 def test_smoke_training_writes_a_loadable_model(dataset: Path, tiny_config: Path, tmp_path: Path) -> None:
     torch.set_num_threads(1)
     out = tmp_path / "model"
