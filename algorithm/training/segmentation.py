@@ -49,7 +49,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description=__doc__.split("\n\n")[0] if __doc__ else None,
     )
     p.add_argument("--data", type=Path, required=True, help="dataset root or its 'Task 1' folder")
-    p.add_argument("--out", type=Path, required=True, help="model folder to write (config.json, fold_<k>.pt)")
+    p.add_argument(
+        "--out", "--output", type=Path, required=True, help="model folder to write (config.json, fold_<k>.pt)"
+    )
     p.add_argument(
         "--config",
         default=str(DEFAULT_CONFIG),
