@@ -100,7 +100,7 @@ class Algorithm:
 
     def run(self, input_dir: str | Path, output_dir: str | Path) -> CaseResult:
         """Process the case in ``input_dir`` and write every enabled task's outputs to ``output_dir``."""
-        from algorithm.checks import validate_case
+        from algorithm.checks import implausible_volumes, validate_case
 
         start = time.perf_counter()
         result = CaseResult()
@@ -112,6 +112,9 @@ class Algorithm:
             result.notes.extend(validate_case(case))
 
         label = self._segment(case, result)
+        for note in implausible_volumes(label):  # written as predicted, but said (issue 19)
+            log.warning("%s", note)
+            result.notes.append(note)
         if 1 in self.tasks:
             with stage("write segmentation", log, result.timings):
                 result.outputs[interface.SEGMENTATION.relative_path] = write_segmentation(label, output_dir)

@@ -42,6 +42,7 @@ def test_training_cli_writes_a_loadable_model(cohort: Path, tmp_path: Path, caps
     assert train_prognosis.main([*args, "--holdout", str(cohort)]) == 0
     printed = capsys.readouterr().out
     assert "C-index" in printed and "Held-out" in printed
+    assert "Pooled C ranks every case's out-of-fold risk" in printed  # the two C-indices are explained
     model = PrognosisModel.load(out)
     cv = model.training["cross_validation"]
     assert 0.0 <= cv["c_index"] <= 1.0 and len(cv["c_index_ci95"]) == 2
@@ -79,3 +80,9 @@ def test_lead_cli_registers_the_subcommand(cohort: Path, tmp_path: Path) -> None
     out = tmp_path / "model"
     assert cli.main(["train", "prognosis", "--data", str(cohort), "--out", str(out), "--max-cases", "12", *FAST]) == 0
     assert json.loads((out / "model.json").read_text())["format"] == "hecktor-kit/prognosis"
+
+
+def test_pooled_and_fold_mean_c_are_explained() -> None:
+    assert "separate centres" not in train_prognosis.pooled_vs_fold_mean(0.66, 0.64)
+    assert "mostly separate centres" in train_prognosis.pooled_vs_fold_mean(0.814, 0.508)
+    assert "risk scales differ" in train_prognosis.pooled_vs_fold_mean(0.5, 0.7)
