@@ -27,8 +27,11 @@ def test_training_cli_writes_a_loadable_model(cohort: Path, tmp_path: Path, caps
     out = tmp_path / "model"
     argv = ["--data", str(cohort), "--out", str(out), "--folds", "3", "--bootstrap", "20", "--holdout", str(cohort)]
     assert train_hpv.main(argv) == 0
-    printed = capsys.readouterr().out
+    captured = capsys.readouterr()
+    printed = captured.out
     assert "balanced accuracy" in printed and "Held-out" in printed
+    assert "bootstrap 95% CIs (20 resamples): metric 4/4" in captured.err  # the end of training shows progress
+    assert "final fit on all" in captured.err
     model = HPVModel.load(out)
     cv = model.training["cross_validation"]
     assert 0.0 <= cv["balanced_accuracy"] <= 1.0 and "auc_ci95" in cv
