@@ -105,6 +105,10 @@ EVALUATION_IMAGE ?= hecktor-evaluation:latest
 # Offline builds (the wheelhouse is mounted), amd64 only (Grand Challenge's machines); podman builds Docker's
 # image format, whose SHELL instruction the OCI format lacks.
 BUILD_FLAGS ?= --network none --platform linux/amd64 $(if $(filter podman,$(ENGINE)),--format docker)
+# (issue 19) the source commit, as image labels; the container tests refuse an image of another commit.
+SOURCE_COMMIT ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
+SOURCE_DIRTY ?= $(shell git status --porcelain --untracked-files=no 2>/dev/null | grep -q . && echo true || echo false)
+BUILD_FLAGS += --build-arg SOURCE_COMMIT=$(SOURCE_COMMIT) --build-arg SOURCE_DIRTY=$(SOURCE_DIRTY)
 
 # What the container tests use (they also run from a plain `pytest` when these are set).
 export HECKTOR_ENGINE := $(ENGINE_CMD)
