@@ -82,6 +82,7 @@ def write_report(scores: list[TaskScore], metrics: dict[str, Any], out_dir: str 
     for score in sorted(scores, key=lambda s: s.task):
         if score.task == 1:
             figures += task1_figures(score, out_dir)
+            figures += task1_worst_overlays(score, out_dir)
         elif score.task == 2:
             figures += task2_figures(score, out_dir)
         elif score.task == 3:
@@ -114,6 +115,72 @@ def task1_figures(score: TaskScore, out_dir: Path) -> list[tuple[str, str]]:
     fig.savefig(out_dir / name, dpi=100)
     plt.close(fig)
     return [(name, "Task 1: per-case Dice and GTVp volumes")]
+
+
+def _scan_next_to(label_path: Path, suffix: str, label: Any) -> np.ndarray | None:
+    """``<PID>__<suffix>`` beside a label of the organisers' layout, resampled (linear) onto the label's grid."""
+    import SimpleITK as sitk
+
+    from hecktor.imageio import is_image_file, read_image, strip_image_suffix
+
+    pid = strip_image_suffix(label_path.name)
+    for path in sorted(label_path.parent.iterdir()):
+        if is_image_file(path) and strip_image_suffix(path.name) == f"{pid}__{suffix}":
+            scan = sitk.Resample(sitk.Cast(read_image(path, suffix), sitk.sitkFloat32), label, sitk.Transform(),
+                                 sitk.sitkLinear, 0.0)  # fmt: skip
+            return sitk.GetArrayFromImage(scan)
+    return None
+
+
+def task1_worst_overlays(score: TaskScore, out_dir: Path, n: int = 3) -> list[tuple[str, str]]:
+    """Axial slices of the ``n`` cases with the lowest GTVp Dice: CT and PET (when they lie beside the truth,
+    as in the organisers' layout; else the truth mask as background) with truth (green) and prediction (red)
+    contours of GTVp (solid) and GTVn (dashed), on the slice with the most true lesion voxels."""
+    import SimpleITK as sitk
+
+    from hecktor.errors import InputError
+    from hecktor.imageio import read_image
+
+    paths = score.extras.get("label_paths") or {}
+    rows = [r for r in score.rows if r.get("GTVp_dice") is not None and r["PatientID"] in paths]
+    figures = []
+    plt = _pyplot()
+    for k, row in enumerate(sorted(rows, key=lambda r: r["GTVp_dice"])[:n], 1):
+        pid = row["PatientID"]
+        pred_path, truth_path = paths[pid]
+        try:
+            truth_image = read_image(truth_path, "truth")
+            truth = sitk.GetArrayFromImage(truth_image)
+            pred = np.zeros_like(truth) if pred_path is None else sitk.GetArrayFromImage(read_image(pred_path))
+        except InputError:
+            continue
+        if pred.shape != truth.shape:
+            continue
+        lesion = truth > 0 if (truth > 0).any() else pred > 0
+        z = int(np.argmax(lesion.reshape(lesion.shape[0], -1).sum(axis=1)))
+        backgrounds = [(name, _scan_next_to(truth_path, suffix, truth_image)) for name, suffix in (("CT", "CT"),
+                       ("PET", "PT"))]  # fmt: skip
+        backgrounds = [(name, a) for name, a in backgrounds if a is not None] or [("truth mask", truth > 0)]
+        fig, axes = plt.subplots(1, len(backgrounds), figsize=(5 * len(backgrounds), 5), squeeze=False)
+        for ax, (name, array) in zip(axes[0], backgrounds, strict=True):
+            window = {"CT": (-250, 250), "truth mask": (0, 4)}.get(name, (None, None))  # the mask as dark grey
+            ax.imshow(array[z], cmap="gray", vmin=window[0], vmax=window[1])
+            for mask, colour in ((truth[z], "lime"), (pred[z], "red")):
+                for value, style in ((1, "solid"), (2, "dashed")):
+                    if (mask == value).any():
+                        ax.contour(mask == value, levels=[0.5], colors=colour, linestyles=style, linewidths=1)
+            ax.set(title=f"{pid} {name}, slice {z}")
+            ax.axis("off")
+        fig.tight_layout()
+        name = f"task1_worst_{k}.png"
+        fig.savefig(out_dir / name, dpi=80)
+        plt.close(fig)
+        caption = (
+            f"Task 1 worst case {k}: {pid}, GTVp Dice {row['GTVp_dice']:.3f} (truth green, prediction red;"
+            " GTVp solid, GTVn dashed)"
+        )
+        figures.append((name, caption))
+    return figures
 
 
 def _integer_ticks(axis: Any) -> None:

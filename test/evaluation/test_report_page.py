@@ -73,6 +73,16 @@ def test_leaderboard_first_in_order_then_centre_and_case_tables(reports: dict[in
     assert cases["headers"][:2] == ["PatientID", "centre"] and len(cases["rows"]) >= 2
 
 
+def test_task1_shows_overlays_of_the_worst_cases(reports: dict[int, Path]) -> None:
+    text = reports[1].read_text(encoding="utf-8")
+    worst = dict.fromkeys(re.findall(r"Task 1 worst case \d: ([A-Z]+-\d+), GTVp Dice ([0-9.]+)", text))
+    assert len(worst) == 3  # (each named in the image's alt text and its caption)
+    for k in (1, 2, 3):
+        assert (reports[1].parent / f"task1_worst_{k}.png").stat().st_size > 1000
+    dice = [float(d) for _, d in worst]
+    assert dice == sorted(dice)  # worst first
+
+
 def test_count_axes_have_integer_ticks(reports: dict[int, Path]) -> None:
     """The Dice histograms count cases: their y ticks are whole numbers."""
     import matplotlib
