@@ -46,9 +46,7 @@ def test_synthetic_then_evaluation_scripts_end_to_end(tmp_path: Path) -> None:
     table = next((tmp_path / "cohort").glob("*Task_2.csv")).read_text().splitlines()
     pids = [line.split(",")[0] for line in table[1:]]
     (tmp_path / "risk.csv").write_text("PatientID,risk\n" + "".join(f"{p},{k}\n" for k, p in enumerate(pids)))
-    score = _run(
-        [_script("hecktor-evaluation"), "score-folder", "--predictions", "risk.csv", "--data", "cohort", "--task", "2"],
-        tmp_path,
-    )
+    argv = ["score-folder", "--predictions", "risk.csv", "--data", "cohort", "--task", "2", "--output", "m.json"]
+    score = _run([_script("hecktor-evaluation"), *argv, "--bootstrap", "0"], tmp_path)
     assert score.returncode == 0, score.stderr
     assert json.loads((tmp_path / "m.json").read_text())["aggregates"]["task2_n_cases"] == 2
