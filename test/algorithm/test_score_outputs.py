@@ -58,3 +58,15 @@ def test_a_case_folder_without_the_output_is_a_missing_prediction(algorithm_outp
     metrics = json.loads(metrics_path.read_text())
     assert metrics["aggregates"]["task2_n_missing_predictions"] == 1
     assert any("MDA-002/ has no rfs.json" in p["message"] for p in metrics["problems"])
+
+
+def test_hpv_cv_predictions_of_older_trainers_with_a_positive_column_are_read(tmp_path) -> None:
+    ground_truth = Path(__file__).resolve().parents[2] / "ground_truth_examples" / "ground_truth"
+    with (ground_truth / "outcomes.csv").open(newline="") as handle:
+        truth = {r["PatientID"]: r["HPV Status"] for r in csv.DictReader(handle) if r["HPV Status"].strip()}
+    rows = "".join(f"{pid},{'True' if hpv == '1' else 'False'},0.5\n" for pid, hpv in truth.items())
+    (tmp_path / "cv_predictions.csv").write_text("PatientID,positive,probability\n" + rows)
+    metrics_path = tmp_path / "metrics.json"
+    argv = ["score-folder", "--predictions", str(tmp_path / "cv_predictions.csv"), "--data", str(ground_truth)]
+    assert evaluation_main([*argv, "--task", "3", "--output", str(metrics_path), "--bootstrap", "0"]) == 0
+    assert json.loads(metrics_path.read_text())["aggregates"]["balanced_accuracy"] == 1.0
