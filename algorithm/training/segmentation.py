@@ -106,10 +106,10 @@ def folds_to_train(requested: list[int | str] | None, config_path: Path, n_folds
     if requested is not None and "all" not in requested:
         wanted, source = [int(k) for k in requested], "--folds"
     elif requested is None and "folds" in _raw_config(config_path):
-        wanted, source = (
-            [int(k) for k in _raw_config(config_path)["folds"]],
-            f'the config\'s "folds" ({config_path.name})',
-        )
+        stated = [int(k) for k in _raw_config(config_path)["folds"]]
+        wanted, source = [k for k in stated if 0 <= k < n_folds], f'the config\'s "folds" ({config_path.name})'
+        if len(wanted) < len(stated):  # e.g. --n-folds 3 with a config naming folds 0-4: its folds that exist
+            log.info("the config names folds %s; with %d folds, training %s", stated, n_folds, wanted)
     else:
         wanted, source = list(range(n_folds)), "all folds"
     bad = [k for k in wanted if not 0 <= k < n_folds]

@@ -105,6 +105,7 @@ def test_the_configs_folds_apply_unless_folds_says_otherwise(tmp_path: Path) -> 
     assert folds_to_train([1, 3], smoke, 5) == [1, 3]
     assert folds_to_train(["all"], smoke, 5) == [0, 1, 2, 3, 4]
     assert folds_to_train(None, resolve_config("hecktor_1mm_segresnet"), 5) == [0, 1, 2, 3, 4]
+    assert folds_to_train(None, resolve_config("hecktor_1mm_segresnet"), 3) == [0, 1, 2]  # --n-folds 3
     no_folds = tmp_path / "c.json"
     no_folds.write_text('{"architecture": "SegResNet"}')
     assert folds_to_train(None, no_folds, 3) == [0, 1, 2]
