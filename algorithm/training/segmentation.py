@@ -108,6 +108,7 @@ def folds_to_train(requested: list[int | str] | None, config_path: Path, n_folds
     elif requested is None and "folds" in _raw_config(config_path):
         stated = [int(k) for k in _raw_config(config_path)["folds"]]
         wanted, source = [k for k in stated if 0 <= k < n_folds], f'the config\'s "folds" ({config_path.name})'
+        wanted = wanted or list(range(n_folds))
         if len(wanted) < len(stated):  # e.g. --n-folds 3 with a config naming folds 0-4: its folds that exist
             log.info("the config names folds %s; with %d folds, training %s", stated, n_folds, wanted)
     else:
