@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 DEMO_OUT ?= demo_output
 
-.PHONY: setup test lint format demo clean help \
+.PHONY: setup test test-fast lint format demo clean help \
 	build build-algorithm build-evaluation build-phases base-image wheelhouse check-engine \
 	test-containers save save-evaluation save-phases save-model clean-containers
 
@@ -15,6 +15,7 @@ help:
 	@echo "make setup            create $(VENV) and install pinned dependencies"
 	@echo "make demo             run the algorithm on ground_truth_examples, score it, print the metrics"
 	@echo "make test             lint and run the test suite (container tests too, once images are built)"
+	@echo "make test-fast        lint and the tests but the container and slow (training) ones: the edit-test loop"
 	@echo "make build            build the algorithm and evaluation images ($(ALGORITHM_IMAGE), $(EVALUATION_IMAGE))"
 	@echo "                      TASK=1|2|3|all (one image per phase), MODE=invoke|exec, BASE=auto|public|local"
 	@echo "make build-phases     build $(ALGORITHM_REPO):task1, :task2, :task3 (they share every heavy layer)"
@@ -27,10 +28,13 @@ help:
 	@echo "make bench-gpu        the algorithm on CUDA (fp32/AMP, TTA, GPU memory), writes bench/RESULTS-gpu.md"
 	@echo "engine: $(or $(ENGINE_CMD),none found)"
 
-$(STAMP): requirements.txt requirements-dev.txt
+$(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements-dev.txt
+	@# (issue 19) the project itself, editable: console scripts hecktor-algorithm, hecktor-evaluation and
+	@# hecktor-synthetic, and `python -m ...` from any folder (PYTHONWARNINGS: setuptools' editable-mode banner)
+	PYTHONWARNINGS=ignore $(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 
 setup: $(STAMP)
@@ -47,6 +51,11 @@ format: $(STAMP)
 # The container tests (test/containers) run when the images exist and skip with a reason otherwise.
 test: lint
 	$(PY) -m pytest -q
+
+# ---- (issue 19) the edit-test loop: everything but the container tests and the tests marked slow (the
+# training runs); CI keeps running the full `make test`.
+test-fast: lint
+	$(PY) -m pytest -q -m "not container and not slow" --ignore=test/containers
 
 demo: $(STAMP)
 	$(PY) -m algorithm demo --examples ground_truth_examples --out $(DEMO_OUT)
@@ -99,6 +108,10 @@ EVALUATION_EXEC_IMAGE ?= $(EVALUATION_REPO):latest-exec
 # Offline builds (the wheelhouse is mounted), amd64 only (Grand Challenge's machines); podman builds Docker's
 # image format, whose SHELL instruction the OCI format lacks.
 BUILD_FLAGS ?= --network none --platform linux/amd64 $(if $(filter podman,$(ENGINE)),--format docker)
+# (issue 19) the source commit, as image labels; the container tests refuse an image of another commit.
+SOURCE_COMMIT ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
+SOURCE_DIRTY ?= $(shell git status --porcelain --untracked-files=no 2>/dev/null | grep -q . && echo true || echo false)
+BUILD_FLAGS += --build-arg SOURCE_COMMIT=$(SOURCE_COMMIT) --build-arg SOURCE_DIRTY=$(SOURCE_DIRTY)
 
 # What the container tests use (they also run from a plain `pytest` when these are set).
 export HECKTOR_ENGINE := $(ENGINE_CMD)
@@ -182,7 +195,7 @@ save-phases: build-phases
 
 # The weights alone, for Grand Challenge's separate model upload (unpacked to /opt/ml/model/ in the container).
 save-model:
-	@mkdir -p build && tar -C algorithm/resources/model -czf build/model.tar.gz --exclude cache --exclude '*.log' .
+	@mkdir -p build && tar -C algorithm/resources/model -czf build/model.tar.gz --exclude cache --exclude checkpoints --exclude '*.log' .
 	@echo "build/model.tar.gz: $$(du -h build/model.tar.gz | cut -f1)"
 
 # Removes this kit's images (the local base included), the wheelhouse and saved archives.

@@ -82,3 +82,25 @@ def _check_image(image: sitk.Image, what: str, path: Path | None, fill: float) -
     if float(view.min()) == float(view.max()):
         raise InputError(path, f"{what} is constant ({float(view.min()):g} everywhere)")
     return image, notes
+
+
+#: Largest plausible total volumes (mL) of the predicted GTVp (label 1) and GTVn (label 2, all nodes). Our
+#: choice (issue 19): well above the largest HECKTOR primaries and nodal burdens reported (a few hundred mL),
+#: so a mask over them is a segmentation that went wrong (PET in other units, a whole-body field of view...).
+PLAUSIBLE_MAX_ML: dict[int, float] = {1: 300.0, 2: 500.0}
+
+
+def implausible_volumes(label: sitk.Image) -> list[str]:
+    """One note per label (1 GTVp, 2 GTVn) whose total predicted volume exceeds :data:`PLAUSIBLE_MAX_ML`."""
+    array = sitk.GetArrayViewFromImage(label)
+    voxel_ml = float(np.prod(label.GetSpacing())) / 1000.0
+    counts = np.bincount(np.asarray(array, dtype=np.uint8).ravel(), minlength=3)
+    notes = []
+    for value, name in ((1, "GTVp"), (2, "GTVn")):
+        volume = float(counts[value]) * voxel_ml
+        if volume > PLAUSIBLE_MAX_ML[value]:
+            notes.append(
+                f"implausible segmentation: {name} {volume:.0f} mL (plausible up to {PLAUSIBLE_MAX_ML[value]:.0f} mL);"
+                " check the PET units and the field of view; the mask is written as predicted"
+            )
+    return notes

@@ -40,7 +40,10 @@ def _add_model_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--model-dir", type=Path, default=None, help="model folder (env HECKTOR_MODEL_DIR)")
     parser.add_argument(
-        "--device", default=os.environ.get("HECKTOR_DEVICE", "auto"), choices=["auto", "cuda", "cpu"], help="device"
+        "--device",
+        default=os.environ.get("HECKTOR_DEVICE", "auto"),
+        choices=["auto", "cuda", "cpu"],
+        help="auto (CUDA when present), cuda or cpu (env HECKTOR_DEVICE; default auto)",
     )
     parser.add_argument("--tta", action="store_true", help="mirror test-time augmentation for the segmentation")
 
@@ -73,13 +76,20 @@ def build_parser(command: str | None = "train") -> argparse.ArgumentParser:
 
     p_run = sub.add_parser("run", help="process the case staged in --input (Grand Challenge exec mode)")
     p_run.add_argument("--input", type=Path, default=Path("/input"), help="case folder (default /input)")
-    p_run.add_argument("--output", type=Path, default=Path("/output"), help="output folder (default /output)")
+    p_run.add_argument("--output", "--out", type=Path, default=Path("/output"), help="output folder (default /output)")
     _add_model_options(p_run)
     p_run.set_defaults(func=_cmd_run)
 
     p_demo = sub.add_parser("demo", help="run the algorithm on the bundled examples and score it")
-    p_demo.add_argument("--examples", type=Path, default=Path("ground_truth_examples"))
-    p_demo.add_argument("--out", type=Path, default=Path("demo_output"))
+    p_demo.add_argument(
+        "--examples",
+        type=Path,
+        default=Path("ground_truth_examples"),
+        help="folder with inputs/<PatientID>/ and ground_truth/ (default ground_truth_examples)",
+    )
+    p_demo.add_argument(
+        "--out", "--output", type=Path, default=Path("demo_output"), help="output folder (default demo_output)"
+    )
     _add_model_options(p_demo)
     p_demo.set_defaults(func=_cmd_demo)
 

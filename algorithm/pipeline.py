@@ -116,12 +116,17 @@ class Algorithm:
         ``checked``: the case already read and checked by :func:`read_and_check` (exec mode does that before
         the models load, so bad input fails in a second); ``input_dir`` is then not read again.
         """
+        from algorithm.checks import implausible_volumes
+
         start = time.perf_counter()
         output_dir = Path(output_dir)
         checked = checked or read_and_check(input_dir)
         case, result = checked.case, checked.result
 
         label = self._segment(case, result)
+        for note in implausible_volumes(label):  # written as predicted, but said (issue 19)
+            log.warning("%s", note)
+            result.notes.append(note)
         if 1 in self.tasks:
             with stage("write segmentation", log, result.timings):
                 result.outputs[interface.SEGMENTATION.relative_path] = write_segmentation(label, output_dir)

@@ -57,6 +57,10 @@ RUN echo "$TASK" | grep -Eqx 'all|[123](,[123])*' \
     || { echo "error: TASK must be 1, 2, 3, a list like 1,3, or all; got '$TASK'" >&2; exit 1; }
 ENV HECKTOR_TASKS=${TASK}
 LABEL org.hecktor.tasks="${TASK}"
+# The commit the image was built from (`make build` passes it; the container tests refuse another one).
+ARG SOURCE_COMMIT=unknown
+ARG SOURCE_DIRTY=unknown
+LABEL org.hecktor.source-commit="${SOURCE_COMMIT}" org.hecktor.source-dirty="${SOURCE_DIRTY}"
 ENTRYPOINT ["python", "-m", "algorithm"]
 
 # One case per container run: reads /input, writes /output, exits 0.

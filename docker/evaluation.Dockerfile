@@ -44,6 +44,10 @@ RUN python -m compileall -q /opt/app/hecktor /opt/app/evaluation
 USER 1000:1000
 ARG BASE_IMAGE
 LABEL org.hecktor.base-image="${BASE_IMAGE}"
+# The commit the image was built from (`make build` passes it; the container tests refuse another one).
+ARG SOURCE_COMMIT=unknown
+ARG SOURCE_DIRTY=unknown
+LABEL org.hecktor.source-commit="${SOURCE_COMMIT}" org.hecktor.source-dirty="${SOURCE_DIRTY}"
 ENTRYPOINT ["python", "-m", "evaluation"]
 
 # One submission per container run: reads /input, writes /output/metrics.json, exits.

@@ -57,7 +57,11 @@ def grand_challenge_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--input", type=Path, default=Path(DEFAULT_INPUT), help="jobs' folder (default /input)")
     parser.add_argument(
-        "--output", type=Path, default=Path(DEFAULT_OUTPUT), help="folder for metrics.json, or a .json path (/output)"
+        "--output",
+        "--out",
+        type=Path,
+        default=Path(DEFAULT_OUTPUT),
+        help="folder for metrics.json, or a .json path (/output)",
     )
     add_common_scoring_flags(parser)
     parser.add_argument("--version", action="version", version=f"hecktor-evaluation {__version__}")
@@ -72,7 +76,7 @@ def prepare_parser() -> argparse.ArgumentParser:
         "from the organisers' dataset (Task 1/<PID>/<PID>.nii.gz, HECKTOR_*_Task_*.csv).",
     )
     parser.add_argument("--data", type=Path, required=True, help="organisers' dataset folder")
-    parser.add_argument("--out", type=Path, required=True, help="ground-truth folder to write")
+    parser.add_argument("--out", "--output", type=Path, required=True, help="ground-truth folder to write")
     parser.add_argument("--overwrite", action="store_true", help="replace a non-empty --out")
     parser.add_argument("--workers", type=int, default=None, help="worker processes")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
@@ -87,8 +91,14 @@ def score_folder_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--predictions", type=Path, required=True, help="folder (Task 1) or CSV file/folder")
     parser.add_argument("--data", type=Path, required=True, help="organisers' dataset folder or GT folder")
-    parser.add_argument("--task", type=int, choices=(1, 2, 3), required=True)
-    parser.add_argument("--output", type=Path, default=Path("metrics.json"), help="metrics.json to write")
+    parser.add_argument("--task", type=int, choices=(1, 2, 3), required=True, help="task to score: 1, 2 or 3")
+    parser.add_argument(
+        "--output",
+        "--out",
+        type=Path,
+        default=Path("metrics.json"),
+        help="metrics.json to write (default ./metrics.json)",
+    )
     parser.add_argument(
         "--all-patients", action="store_true", help="count ground-truth patients without a prediction as missing"
     )

@@ -3,7 +3,7 @@
 The leaderboard reads numbers from ``metrics.json`` by JSON path, and a null or missing value silently
 drops the submission from ranking. So every aggregate goes through :func:`finite_or`; when it is
 undefined (``None``, NaN, infinite) it is written as the fallback of its scale and a warning with code
-``undefined_aggregate`` says so.
+``undefined_aggregate`` says so (a note for a per-centre figure).
 
 Fallbacks (declared once, in :mod:`hecktor.metrics.table`): the worst value for Dice, F1, precision,
 recall, sensitivity and specificity (0.0); chance for C-index, AUC and balanced accuracy (0.5); 0.0 for
@@ -47,8 +47,11 @@ def finite_or(
         return None  # type: ignore[return-value]
     where = f"{key} of centre {centre}" if centre else key
     reason = f" ({why})" if why else ""
+    # A centre's figure is informational (not a leaderboard value) and routinely undefined for a centre of one
+    # or two cases: a note, so a good run shows no warnings (issue 19).
+    severity = "note" if centre else "warning"
     problems.append(
-        Problem("warning", "undefined_aggregate", f"{where} is undefined{reason}; written as {fallback}", task=task)
+        Problem(severity, "undefined_aggregate", f"{where} is undefined{reason}; written as {fallback}", task=task)
     )
     return float(fallback)
 

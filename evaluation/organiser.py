@@ -147,8 +147,13 @@ def read_folder_predictions(predictions: Path, task: int) -> tuple[dict[str, Cas
     Task 1: ``<PID>.nii.gz`` / ``<PID>.mha`` (any ITK format) label maps in the folder.
     Task 2: a CSV (the file itself, or the only ``.csv`` in the folder) with columns ``PatientID,risk``.
     Task 3: a CSV with ``PatientID,hpv`` and optionally ``probability``; ``hpv`` is 0/1 or true/false.
-    Blank cells are missing predictions.
+    Blank cells are missing predictions. The HPV trainer's ``positive`` column is read as ``hpv``.
+    Any task: a folder of the algorithm's own output folders, ``<PID>/...`` (:mod:`evaluation.output_folders`).
     """
+    from evaluation.output_folders import is_output_folders, read_output_folders
+
+    if is_output_folders(predictions):
+        return read_output_folders(predictions, task)
     problems: list[Problem] = []
     subs: dict[str, CaseSubmission] = {}
     if task == 1:
@@ -167,6 +172,8 @@ def read_folder_predictions(predictions: Path, task: int) -> tuple[dict[str, Cas
     with csv_path.open(newline="", encoding="utf-8-sig") as handle:
         rows = [{(k or "").strip(): (v or "").strip() for k, v in r.items() if k} for r in csv.DictReader(handle)]
     column = "risk" if task == 2 else "hpv"
+    if task == 3 and rows and column not in rows[0] and "positive" in rows[0]:  # cv_predictions.csv before issue 19
+        rows = [{**r, "hpv": r["positive"]} for r in rows]
     if rows and column not in rows[0]:
         raise StructuralError(f"{csv_path} has no '{column}' column (columns: {', '.join(rows[0])})")
     for row in rows:

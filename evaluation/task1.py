@@ -210,5 +210,7 @@ def run_task1(
         "results": results,
         "read_s": sum(r.read_s for r in results),
         "score_s": sum(r.score_s for r in results),
+        # for the report's worst-case overlays
+        "label_paths": {r.patient_id: (submissions[r.patient_id].image_path, gt.labels[r.patient_id]) for r in results},
     }
     return score

@@ -72,7 +72,9 @@ def add_server_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", default=env("HECKTOR_HOST", "0.0.0.0"), help="address to bind (default 0.0.0.0)")
     parser.add_argument("--port", type=int, default=int(env("HECKTOR_PORT", DEFAULT_PORT)), help="default 4743")
     parser.add_argument("--input", type=Path, default=Path(env("HECKTOR_INPUT_DIR", "/input")), help="case folder")
-    parser.add_argument("--output", type=Path, default=Path(env("HECKTOR_OUTPUT_DIR", "/output")), help="outputs")
+    parser.add_argument(
+        "--output", "--out", type=Path, default=Path(env("HECKTOR_OUTPUT_DIR", "/output")), help="outputs"
+    )
 
 
 def one_line(exc: BaseException) -> str:

@@ -28,14 +28,20 @@ log = logging.getLogger("synthetic")
 LAYOUTS = ("training", "grand-challenge")
 
 
-def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+def build_parser() -> argparse.ArgumentParser:
+    """The command line's options (``hecktor-synthetic`` / ``python -m synthetic``)."""
     parser = argparse.ArgumentParser(prog="python -m synthetic", description=__doc__.splitlines()[0])
-    parser.add_argument("--out", required=True, type=Path, help="output folder (created)")
+    parser.add_argument("--out", "--output", required=True, type=Path, help="output folder (created)")
     parser.add_argument("--cases", type=int, default=20, help="number of cases (default 20)")
     parser.add_argument("--seed", type=int, default=0, help="cohort seed (default 0)")
     parser.add_argument("--size", choices=SIZES, default="small", help="image size (default small)")
     parser.add_argument("--layout", choices=LAYOUTS, default="training", help="output layout (default training)")
-    parser.add_argument("--verbose", action="store_true", help="debug logging")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    return parser
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    parser = build_parser()
     args = parser.parse_args(argv)
     if args.cases < 1:
         parser.error("--cases must be at least 1")

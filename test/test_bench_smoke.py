@@ -36,6 +36,7 @@ def small_case(tmp_path_factory) -> dict:
     return data.ensure_case("small", tmp_path_factory.mktemp("bench_data"), log=lambda _text: None)
 
 
+@pytest.mark.slow  # a whole benchmark child run: left out of `make test-fast`
 def test_algorithm_case_runner_reports_timings_and_peak_rss(small_case, tmp_path):
     out = tmp_path / "run.json"
     cmd = [sys.executable, "-m", "bench.algorithm_case", "--case", small_case["input_dir"], "--json-out", str(out)]

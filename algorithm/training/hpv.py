@@ -43,6 +43,7 @@ from algorithm.training.tabular_data import (
     write_cv_predictions,
 )
 from algorithm.training.tabular_data import figure as _f
+from hecktor.progress import progress, stage
 
 log = logging.getLogger(__name__)
 
@@ -154,7 +155,8 @@ def score_calls(y: np.ndarray, dec: np.ndarray, prob: np.ndarray, n_boot: int, s
     y = np.asarray(y, dtype=int)
     values = report_binary(y, dec, prob)
     out: dict[str, Any] = {}
-    for name, value in values.items():
+    for name in progress(list(values), f"bootstrap 95% CIs ({n_boot} resamples): metric", log, every_s=0.0):
+        value = values[name]
         lo, hi = report_bootstrap(lambda i, k=name: report_binary(y[i], dec[i], prob[i])[k], len(y), n_boot, seed)
         out[name] = round(value, 4)
         out[f"{name}_ci95"] = [round(lo, 4), round(hi, 4)]
@@ -194,9 +196,10 @@ def run(args: argparse.Namespace) -> int:
     cv, dec, prob, fold_of = cross_validate(data, args.folds, args.seed, args.calibration, args.bootstrap)
     data.timings["cv_s"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    model = fit_hpv_model(
-        data.x, data.names, y, data.groups, folds=args.folds, calibration=args.calibration, seed=args.seed
-    )
+    with stage(f"final fit on all {len(y)} cases (threshold from an inner {args.folds}-fold CV)", log):
+        model = fit_hpv_model(
+            data.x, data.names, y, data.groups, folds=args.folds, calibration=args.calibration, seed=args.seed
+        )
     data.timings["final_fit_s"] = time.perf_counter() - t0
     data.timings["total_s"] = time.perf_counter() - start
     model.training = {
@@ -214,7 +217,8 @@ def run(args: argparse.Namespace) -> int:
         "timings_s": rounded_timings(data.timings),
     }
     out, path = save_trained(model, args, score_holdout)
-    write_cv_predictions(out, data, fold_of, {"probability": prob, "positive": dec})
+    # column names as `score-folder --task 3` reads them: hpv (0/1 call), probability
+    write_cv_predictions(out, data, fold_of, {"hpv": dec.astype(int), "probability": prob})
     print(
         f"Task 3: {len(y)} cases, {int(y.sum())} HPV positive; {cv['scheme']}: "
         f"balanced accuracy {_f(cv['balanced_accuracy'])} (95% CI {_f(cv['balanced_accuracy_ci95'][0])}-"

@@ -38,6 +38,7 @@ from algorithm.training.seg_data import CachedCase
 from algorithm.training.seg_metrics import case_overlap, summarise
 from algorithm.training.seg_sampling import PatchSampler
 from hecktor.errors import HecktorError
+from hecktor.progress import progress
 
 log = logging.getLogger(__name__)
 
@@ -110,7 +111,7 @@ def validate(
     """GTVp mean Dice and GTVn aggregated Dice of ``net`` on ``cases`` (crop grid, post-processed)."""
     net.eval()
     overlaps = []
-    for case in cases:
+    for case in progress(cases, "validation: case", log, every_s=10.0):
         image = np.asarray(case.image, dtype=np.float32)  # the cache holds float16
         probs = predict_probabilities([net], image, config, device, tta=False)
         voxel_mm3 = float(np.prod(case.spacing_mm))

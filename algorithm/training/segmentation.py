@@ -49,7 +49,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description=__doc__.split("\n\n")[0] if __doc__ else None,
     )
     p.add_argument("--data", type=Path, required=True, help="dataset root or its 'Task 1' folder")
-    p.add_argument("--out", type=Path, required=True, help="model folder to write (config.json, fold_<k>.pt)")
+    p.add_argument(
+        "--out", "--output", type=Path, required=True, help="model folder to write (config.json, fold_<k>.pt)"
+    )
     p.add_argument(
         "--config",
         default=str(DEFAULT_CONFIG),
@@ -63,17 +65,67 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="trained locator folder, for a config with locate.method 'network' (crops training cases like inference)",
     )
     p.add_argument("--cache", type=Path, default=None, help="preprocessing cache folder (default: OUT/cache)")
-    p.add_argument("--folds", type=int, nargs="+", default=None, help="folds to train (default: all)")
-    p.add_argument("--n-folds", type=int, default=None, help="number of centre-stratified folds")
-    p.add_argument("--epochs", type=int, default=None)
-    p.add_argument("--steps-per-epoch", type=int, default=None)
-    p.add_argument("--batch-size", type=int, default=None)
-    p.add_argument("--lr", type=float, default=None, help="initial learning rate")
-    p.add_argument("--seed", type=int, default=None)
+    p.add_argument(
+        "--folds",
+        type=_fold_or_all,
+        nargs="+",
+        default=None,
+        metavar="K",
+        help="fold indices to train, e.g. 0 1 2, or 'all' (default: the config's \"folds\", else all)",
+    )
+    p.add_argument(
+        "--n-folds", type=int, default=None, help="number of centre-stratified folds (default: the config's, else 5)"
+    )
+    p.add_argument("--epochs", type=int, default=None, help="epochs per fold (default: the config's)")
+    p.add_argument("--steps-per-epoch", type=int, default=None, help="training steps per epoch (default: the config's)")
+    p.add_argument("--batch-size", type=int, default=None, help="patches per step (default: the config's)")
+    p.add_argument("--lr", type=float, default=None, help="initial learning rate (default: the config's)")
+    p.add_argument("--seed", type=int, default=None, help="random seed of folds and sampling (default: the config's)")
     p.add_argument("--resume", action="store_true", help="continue each fold from its last checkpoint")
     p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda, cuda:N")
     p.add_argument("--threads", type=int, default=None, help="CPU threads for torch (default: torch's choice)")
     p.set_defaults(func=run)
+
+
+def _fold_or_all(text: str) -> int | str:
+    if text.strip().lower() == "all":
+        return "all"
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a fold index or 'all', got {text!r}") from None
+
+
+def folds_to_train(requested: list[int | str] | None, config_path: Path, n_folds: int) -> list[int]:
+    """The folds to train: ``--folds`` when given ('all' = every fold), else the config file's ``"folds"``
+    when it states them, else every fold (0 .. n_folds - 1).
+
+    Raises:
+        HecktorError: a fold is out of range.
+    """
+    if requested is not None and "all" not in requested:
+        wanted, source = [int(k) for k in requested], "--folds"
+    elif requested is None and "folds" in _raw_config(config_path):
+        stated = [int(k) for k in _raw_config(config_path)["folds"]]
+        wanted, source = [k for k in stated if 0 <= k < n_folds], f'the config\'s "folds" ({config_path.name})'
+        wanted = wanted or list(range(n_folds))
+        if len(wanted) < len(stated):  # e.g. --n-folds 3 with a config naming folds 0-4: its folds that exist
+            log.info("the config names folds %s; with %d folds, training %s", stated, n_folds, wanted)
+    else:
+        wanted, source = list(range(n_folds)), "all folds"
+    bad = [k for k in wanted if not 0 <= k < n_folds]
+    if bad:
+        raise HecktorError(f"folds {bad} (from {source}) out of range 0..{n_folds - 1}")
+    log.info("training fold(s) %s of %d (%s)", ", ".join(map(str, wanted)), n_folds, source)
+    return wanted
+
+
+def _raw_config(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
 
 
 def settings_from(config: SegmentationConfig, args: argparse.Namespace) -> TrainSettings:
@@ -120,7 +172,8 @@ def _train(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     if args.threads:
         torch.set_num_threads(args.threads)
-    config = SegmentationConfig.load(resolve_config(args.config))
+    config_path = resolve_config(args.config)
+    config = SegmentationConfig.load(config_path)
     if config.members:
         raise HecktorError(
             "this config describes an ensemble: train each member config (and the locator) on its own, then"
@@ -136,10 +189,7 @@ def _train(args: argparse.Namespace) -> int:
     cases = find_cases(args.data)
     folds_of = centre_folds([c.patient_id for c in cases], settings.n_folds, settings.seed)
     (out / "splits.json").write_text(json.dumps(folds_of, indent=2, sort_keys=True) + "\n")
-    wanted = list(range(settings.n_folds)) if args.folds is None else list(args.folds)
-    bad = [k for k in wanted if not 0 <= k < settings.n_folds]
-    if bad:
-        raise HecktorError(f"folds {bad} out of range 0..{settings.n_folds - 1}")
+    wanted = folds_to_train(args.folds, config_path, settings.n_folds)
 
     locator = None
     if config.locate.method == "network":

@@ -323,14 +323,24 @@ def design_matrix(cases: Sequence[TrainingCase], features: pd.DataFrame) -> tupl
 def add_data_arguments(parser: Any) -> None:
     """Options common to ``train prognosis`` and ``train hpv``."""
     parser.add_argument("--data", type=Path, required=True, help="organisers' dataset root or a 'Task N' folder")
-    parser.add_argument("--out", type=Path, required=True, help="output folder (model.json is written there)")
+    parser.add_argument(
+        "--out", "--output", type=Path, required=True, help="output folder (model.json is written there)"
+    )
     parser.add_argument(
         "--masks",
         default=GROUND_TRUTH,
         help="'ground-truth' (Task 1 labels, default) or a folder of predicted labels <PID>.nii.gz/.mha",
     )
     parser.add_argument("--cache", type=Path, default=None, help="feature cache folder (default: OUT/cache)")
-    parser.add_argument("--folds", type=int, default=5, help="cross-validation folds, grouped by centre (default 5)")
+    parser.add_argument(
+        "--n-folds",
+        "--folds",
+        dest="folds",
+        type=int,
+        default=5,
+        metavar="N",
+        help="number of cross-validation folds, grouped by centre (default 5; --folds N: the old spelling)",
+    )
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     parser.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples for the 95%% CIs")
     parser.add_argument("--max-cases", type=int, default=None, help="use only the first N cases (smoke runs)")
@@ -434,7 +444,7 @@ def trainer_main(name: str, register: Any, argv: list[str] | None) -> int:
     from hecktor.progress import setup_logging
 
     parser = argparse.ArgumentParser(prog=f"python -m algorithm.training.{name}")
-    parser.add_argument("-v", "--verbose", action="store_true")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="model_name", required=True)
     register(sub)
     args = parser.parse_args([name, *(sys.argv[1:] if argv is None else argv)])

@@ -94,6 +94,7 @@ def assert_on_ct_grid(label: sitk.Image, ct: sitk.Image) -> None:
 
 
 # ------------------------------------------------------------------------------------------- the configs
+@pytest.mark.slow  # training: left out of `make test-fast`
 @pytest.mark.parametrize(
     ("name", "architecture"),
     [("paper_unet_1mm", "UNet"), ("paper_segresnet_1mm", "SegResNet"), ("paper_swinunetr_1mm", "SwinUNETR")],
@@ -111,6 +112,7 @@ def test_paper_benchmark_configs_train_and_segment(
     assert_on_ct_grid(seg.segment(ct, pet), ct)
 
 
+@pytest.mark.slow  # training: left out of `make test-fast`
 def test_sjtu_coarse_to_fine_trains_and_segments(
     dataset: Path, case_images: tuple[sitk.Image, sitk.Image], tmp_path: Path
 ) -> None:
@@ -194,6 +196,7 @@ def test_channel_recipes_and_validation() -> None:
         SegmentationConfig(locate={"method": "magic"})
 
 
+@pytest.mark.slow  # training: left out of `make test-fast`
 def test_network_locator_is_used_and_falls_back_to_the_heuristic(
     case_images: tuple[sitk.Image, sitk.Image], caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -222,6 +225,7 @@ def test_region_target_is_the_dilated_lesion_union() -> None:
     assert region[4, 4, 6] == 1 and region[4, 4, 7] == 0
 
 
+@pytest.mark.slow  # training: left out of `make test-fast`
 def test_network_locator_centres_the_fine_box_on_its_region(
     case_images: tuple[sitk.Image, sitk.Image], monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -43,6 +43,7 @@ def cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("cache")  # features computed once for every configuration
 
 
+@pytest.mark.slow  # training: left out of `make test-fast`
 @pytest.mark.parametrize("name", names_for(2))
 def test_prognosis_config(name: str, cohort: Path, cache: Path, tmp_path: Path) -> None:
     out = tmp_path / "model"
@@ -74,6 +75,7 @@ def test_prognosis_config(name: str, cohort: Path, cache: Path, tmp_path: Path) 
         assert curve is None
 
 
+@pytest.mark.slow  # training: left out of `make test-fast`
 @pytest.mark.parametrize("name", names_for(3))
 def test_hpv_config(name: str, cohort: Path, cache: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "model"

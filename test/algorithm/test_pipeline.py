@@ -101,6 +101,29 @@ def test_segmentation_failure_falls_back_to_empty_mask(gc_cases, algorithm, tmp_
     assert any("segmentation failed" in f for f in result.fallbacks)
 
 
+def test_implausibly_large_lesions_are_warned_about_and_written(gc_cases, algorithm, tmp_path, monkeypatch, caplog):
+    def everything_is_tumour(ct, pet, **kwargs):
+        array = np.zeros(sitk.GetArrayViewFromImage(ct).shape, dtype=np.uint8)
+        array[: array.shape[0] // 2] = 1
+        array[array.shape[0] // 2 :] = 2
+        label = sitk.GetImageFromArray(array)
+        label.CopyInformation(ct)
+        return label
+
+    monkeypatch.setattr(algorithm.segmenter, "segment", everything_is_tumour)
+    case_dir = sorted(gc_cases.iterdir())[0]
+    result = algorithm.run(case_dir, tmp_path)
+    check_outputs(case_dir, tmp_path)
+    notes = [n for n in result.notes if n.startswith("implausible segmentation")]
+    assert len(notes) == 2 and "GTVp" in notes[0] and "GTVn" in notes[1]
+    assert any("implausible segmentation: GTVn" in r.getMessage() for r in caplog.records if r.levelname == "WARNING")
+
+
+def test_a_plausible_segmentation_gives_no_volume_warning(gc_cases, algorithm, tmp_path):
+    result = algorithm.run(sorted(gc_cases.iterdir())[0], tmp_path)
+    assert not [n for n in result.notes if n.startswith("implausible")]
+
+
 def test_missing_clinical_record_still_gives_outputs(gc_cases, algorithm, tmp_path):
     import shutil
 

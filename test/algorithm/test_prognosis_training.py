@@ -13,6 +13,7 @@ import pytest
 from algorithm.prognosis import PrognosisModel
 from algorithm.training import prognosis as train_prognosis
 from algorithm.training.tabular_data import CACHE_FILE, load_cases
+from evaluation.cli import main as evaluation_main
 
 FAST = ["--folds", "3", "--bags", "8", "--bootstrap", "20"]
 
@@ -34,12 +35,14 @@ def test_layout_is_read(cohort: Path) -> None:
     assert all(c.targets["rfs_days"] > 0 and c.targets["relapse"] in (0.0, 1.0) for c in cases)
 
 
+@pytest.mark.slow  # training: left out of `make test-fast`
 def test_training_cli_writes_a_loadable_model(cohort: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out, cache = tmp_path / "model", tmp_path / "cache"
     args = ["--data", str(cohort), "--out", str(out), "--cache", str(cache), *FAST]
     assert train_prognosis.main([*args, "--holdout", str(cohort)]) == 0
     printed = capsys.readouterr().out
     assert "C-index" in printed and "Held-out" in printed
+    assert "Pooled C ranks every case's out-of-fold risk" in printed  # the two C-indices are explained
     model = PrognosisModel.load(out)
     cv = model.training["cross_validation"]
     assert 0.0 <= cv["c_index"] <= 1.0 and len(cv["c_index_ci95"]) == 2
@@ -47,6 +50,10 @@ def test_training_cli_writes_a_loadable_model(cohort: Path, tmp_path: Path, caps
     assert "oracle_c_index" in model.training["holdout"]
     oof = pd.read_csv(out / "cv_predictions.csv")
     assert len(oof) == 20 and oof["risk"].notna().all()
+    metrics_path = tmp_path / "cv_metrics.json"  # the CV predictions are scorable as they are (issue 19)
+    score = ["score-folder", "--predictions", str(out / "cv_predictions.csv"), "--data", str(cohort), "--task", "2"]
+    assert evaluation_main([*score, "--output", str(metrics_path), "--bootstrap", "0"]) == 0
+    assert json.loads(metrics_path.read_text())["aggregates"]["c_index"] == pytest.approx(cv["c_index"], abs=1e-3)
     assert math.isfinite(model.predict_risk(None, None))
     # second run: every feature row comes from the cache
     assert train_prognosis.main([*args, "--model", "cox"]) == 0
@@ -73,3 +80,9 @@ def test_lead_cli_registers_the_subcommand(cohort: Path, tmp_path: Path) -> None
     out = tmp_path / "model"
     assert cli.main(["train", "prognosis", "--data", str(cohort), "--out", str(out), "--max-cases", "12", *FAST]) == 0
     assert json.loads((out / "model.json").read_text())["format"] == "hecktor-kit/prognosis"
+
+
+def test_pooled_and_fold_mean_c_are_explained() -> None:
+    assert "separate centres" not in train_prognosis.pooled_vs_fold_mean(0.66, 0.64)
+    assert "mostly separate centres" in train_prognosis.pooled_vs_fold_mean(0.814, 0.508)
+    assert "risk scales differ" in train_prognosis.pooled_vs_fold_mean(0.5, 0.7)

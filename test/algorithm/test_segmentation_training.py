@@ -13,7 +13,7 @@ import torch
 from algorithm.segmentation import SegmentationConfig, Segmenter
 from algorithm.training import segmentation as train_cli
 from algorithm.training.seg_data import centre_folds, find_cases
-from hecktor.errors import InputError
+from hecktor.errors import HecktorError, InputError
 from hecktor.geometry import Grid, grid_differences
 from hecktor.imageio import read_image
 from synthetic import generate_cohort, write_training_layout
@@ -70,6 +70,7 @@ def test_register_adds_the_subcommand() -> None:
     assert args.folds == [0, 2] and args.epochs == 3 and callable(args.func)
 
 
+@pytest.mark.slow  # training: left out of `make test-fast`
 def test_smoke_training_writes_a_loadable_model(dataset: Path, tiny_config: Path, tmp_path: Path) -> None:
     torch.set_num_threads(1)
     out = tmp_path / "model"
@@ -93,3 +94,20 @@ def test_smoke_training_writes_a_loadable_model(dataset: Path, tiny_config: Path
     assert train_cli.main([*argv, "--epochs", "2", "--resume"]) == 0
     rows = list(csv.DictReader((out / "training_log.csv").open()))
     assert [r["epoch"] for r in rows] == ["1", "2"]
+
+
+def test_the_configs_folds_apply_unless_folds_says_otherwise(tmp_path: Path) -> None:
+    """The README's CPU smoke config states ``"folds": [0]``: that is what trains, not five folds."""
+    from algorithm.training.segmentation import folds_to_train, resolve_config
+
+    smoke = resolve_config("synthetic_2mm_segresnet")
+    assert folds_to_train(None, smoke, 5) == [0]
+    assert folds_to_train([1, 3], smoke, 5) == [1, 3]
+    assert folds_to_train(["all"], smoke, 5) == [0, 1, 2, 3, 4]
+    assert folds_to_train(None, resolve_config("hecktor_1mm_segresnet"), 5) == [0, 1, 2, 3, 4]
+    assert folds_to_train(None, resolve_config("hecktor_1mm_segresnet"), 3) == [0, 1, 2]  # --n-folds 3
+    no_folds = tmp_path / "c.json"
+    no_folds.write_text('{"architecture": "SegResNet"}')
+    assert folds_to_train(None, no_folds, 3) == [0, 1, 2]
+    with pytest.raises(HecktorError, match=r"out of range 0\.\.4"):
+        folds_to_train([5], smoke, 5)

@@ -76,6 +76,33 @@ def detect_engine() -> list[str] | None:
     return None
 
 
+def checkout_commit() -> str | None:
+    """This checkout's HEAD commit, or ``None`` outside a git work tree."""
+    try:
+        result = subprocess.run(
+            ["git", "-C", str(ROOT), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=30
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return result.stdout.strip() if result.returncode == 0 else None
+
+
+def refuse_other_commit(image: str, labels: dict[str, str]) -> None:
+    """Fail (with the rebuild command) when ``image``'s ``org.hecktor.source-commit`` label is not this checkout's
+    HEAD: a same-tag image from another checkout or an older commit is not what these tests are about.
+    HECKTOR_ALLOW_OTHER_COMMIT=1 accepts it (e.g. to test a released image)."""
+    head = checkout_commit()
+    built = labels.get("org.hecktor.source-commit", "")
+    if head is None or built == head or os.environ.get("HECKTOR_ALLOW_OTHER_COMMIT") == "1":
+        return
+    pytest.fail(
+        f"image {image} was built from commit {built[:12] or 'unknown (no org.hecktor.source-commit label)'}, this"
+        f" checkout is at {head[:12]}: rebuild it here, e.g. `make build build-phases` with the same ALGORITHM_REPO /"
+        " EVALUATION_IMAGE / BASE variables (or set HECKTOR_ALLOW_OTHER_COMMIT=1 to test it anyway)",
+        pytrace=False,
+    )
+
+
 @dataclass
 class Engine:
     """The container engine's command line, with Grand Challenge's run-time restrictions built in."""
@@ -89,7 +116,11 @@ class Engine:
         return result
 
     def image_exists(self, image: str) -> bool:
-        return self("image", "inspect", image, timeout=60).returncode == 0
+        """Whether ``image`` is built; an image built from another commit than this checkout's fails the test."""
+        if self("image", "inspect", image, timeout=60).returncode != 0:
+            return False
+        refuse_other_commit(image, (self.inspect(image).get("Config") or {}).get("Labels") or {})
+        return True
 
     def inspect(self, image: str) -> dict:
         return json.loads(self("image", "inspect", image, timeout=60, check=True).stdout)[0]

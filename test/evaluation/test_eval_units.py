@@ -153,6 +153,9 @@ def test_finite_or_records_fallback() -> None:
     assert finite_or(math.nan, 0.0, key="x", task=1, problems=problems) == 0.0
     assert [p.code for p in problems] == ["undefined_aggregate"] * 2
     assert "no pair" in problems[0].message
+    assert [p.severity for p in problems] == ["warning"] * 2
+    finite_or(None, 0.5, key="c_index", task=2, problems=problems, why="no pair", centre="CHUM")
+    assert problems[-1].severity == "note" and "of centre CHUM" in problems[-1].message  # informational only
 
 
 def test_metrics_document_is_canonical() -> None:
