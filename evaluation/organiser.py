@@ -26,6 +26,7 @@ from evaluation.evaluate import log_summary, report_safely, require_ground_truth
 from evaluation.ground_truth import (
     LABELS_DIR,
     OUTCOME_COLUMNS,
+    OUTCOME_COLUMNS_2026,
     OUTCOMES_CSV,
     load_ground_truth,
     organiser_ct_path,
@@ -90,7 +91,10 @@ def prepare_ground_truth(data: Path, out: Path, workers: int = 1, overwrite: boo
     """
     gt = load_ground_truth(data)
     if gt.layout != "organisers":
-        raise StructuralError(f"{data} is not the organisers' layout ('Task 1/<PID>/...' and HECKTOR_*Task_*.csv)")
+        raise StructuralError(
+            f"{data} is not an organisers' layout ('Task 1/<PID>/...' and HECKTOR_*Task_*.csv, "
+            "or 2026: '<PID>/<PID>.nii.gz' and HECKTOR_2026_Training.csv)"
+        )
     if out.exists() and any(out.iterdir()):
         if not overwrite:
             raise StructuralError(f"{out} is not empty (pass --overwrite to replace it)")
@@ -116,15 +120,18 @@ def prepare_ground_truth(data: Path, out: Path, workers: int = 1, overwrite: boo
 
 
 def write_outcomes_csv(outcomes: Any, path: Path) -> Path:
-    """``outcomes.csv`` with :data:`OUTCOME_COLUMNS`, rows sorted by PatientID, blank = unknown."""
+    """``outcomes.csv`` with :data:`OUTCOME_COLUMNS` (and the T/N stages of :data:`OUTCOME_COLUMNS_2026` when
+    some patient has one), rows sorted by PatientID, blank = unknown."""
     rows = sorted(outcomes, key=lambda o: o.patient_id)
+    staged = any(o.t_stage is not None or o.n_stage is not None for o in rows)
     with path.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle, lineterminator="\n")
-        writer.writerow(OUTCOME_COLUMNS)
+        writer.writerow(OUTCOME_COLUMNS_2026 if staged else OUTCOME_COLUMNS)
         for o in rows:
-            writer.writerow(
-                [o.patient_id, o.center_id or "", _fmt_number(o.rfs_days), _fmt_bool(o.relapse), _fmt_bool(o.hpv)]
-            )
+            cells = [o.patient_id, o.center_id or "", _fmt_number(o.rfs_days), _fmt_bool(o.relapse), _fmt_bool(o.hpv)]
+            if staged:
+                cells += [o.t_stage or "", o.n_stage or ""]
+            writer.writerow(cells)
     return path
 
 
