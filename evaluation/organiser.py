@@ -40,6 +40,7 @@ from hecktor.dataset_layout import is_blank, parse_binary
 from hecktor.errors import InputError
 from hecktor.geometry import Grid, grid_differences
 from hecktor.imageio import is_image_file, read_image, read_image_header, strip_image_suffix, write_image
+from hecktor.interface import PHASE_2026_TASKS, STAGING_TASK
 
 log = logging.getLogger("evaluation")
 
@@ -217,36 +218,98 @@ def _csv_number(text: str) -> Any:
         return text
 
 
+#: Columns of the 2026 score-folder CSV (besides ``PatientID``): the outputs of one job.
+FOLDER_COLUMNS_2026: tuple[str, ...] = ("t_stage", "n_stage", "rfs")
+
+
+def read_folder_predictions_2026(predictions: Path) -> tuple[dict[int, dict[str, CaseSubmission]], list[Problem]]:
+    """HECKTOR 2026 predictions named by PatientID: ``<PID>.nii.gz`` / ``<PID>.mha`` label maps in the folder
+    and its only CSV with ``PatientID,t_stage,n_stage,rfs`` (``rfs`` read as ``--rfs-output``; blank = missing).
+
+    Returns the submissions of tasks 1, 2 and :data:`hecktor.interface.STAGING_TASK`.
+    """
+    segmentation, problems = read_folder_predictions(predictions, 1)
+    csv_path = _single_csv(predictions)
+    with csv_path.open(newline="", encoding="utf-8-sig") as handle:
+        rows = [{(k or "").strip(): (v or "").strip() for k, v in r.items() if k} for r in csv.DictReader(handle)]
+    absent = [c for c in FOLDER_COLUMNS_2026 if rows and c not in rows[0]]
+    if absent:
+        raise StructuralError(f"{csv_path} has no {', '.join(absent)} column (columns: {', '.join(rows[0])})")
+    rfs: dict[str, CaseSubmission] = {}
+    staging: dict[str, CaseSubmission] = {}
+    for row in rows:
+        pid = row.get("PatientID", "")
+        if not pid:
+            continue
+        if pid in rfs:
+            problems.append(Problem("warning", "duplicate_prediction", "second row ignored", STAGING_TASK, pid))
+            continue
+        rfs[pid] = CaseSubmission(pid, value=_csv_number(row["rfs"]))
+        staging[pid] = CaseSubmission(pid, value=row["t_stage"] or None, n_stage=row["n_stage"] or None)
+    return {1: segmentation, 2: rfs, STAGING_TASK: staging}, problems
+
+
 def score_folder(
     predictions: Path,
     data: Path,
-    task: int,
+    task: int | None,
     output: Path | None,
     conventions: Conventions,
     workers: int = 1,
     all_patients: bool = False,
     report: Path | None = None,
+    edition: str = "2025",
 ) -> dict[str, Any]:
     """Score a folder of predictions against ``data`` (organisers' layout or GT layout).
 
     Only patients with a prediction are scored (cross-validation folds), unless ``all_patients``: then
     every ground-truth patient without a prediction counts as a missing prediction. Result rows include
-    the ground truth (participants own the training data).
+    the ground truth (participants own the training data). ``edition="2026"`` scores a 2026 fold
+    (:func:`read_folder_predictions_2026`; ``task`` unused) with the final score.
     """
     start = time.perf_counter()
     gt = load_ground_truth(data)
-    require_ground_truth(gt, task)
+    tasks = list(PHASE_2026_TASKS) if edition == "2026" else [task]
+    for t in tasks:
+        require_ground_truth(gt, t)  # type: ignore[arg-type]
     if output is not None:
         check_writable(output)
-    subs, problems = read_folder_predictions(predictions, task)
+    if edition == "2026":
+        subs_by_task, problems = read_folder_predictions_2026(predictions)
+    else:
+        subs, problems = read_folder_predictions(predictions, task)  # type: ignore[arg-type]
+        subs_by_task = {task: subs}
     problems.extend(gt.problems)
-    wanted = set(gt.patients(task))
+    for t, subs in subs_by_task.items():
+        _match_patients(subs, gt.patients(t), t, all_patients, problems)  # type: ignore[arg-type]
+        if not subs:
+            raise StructuralError(f"no prediction in {predictions} matches a {_task_name(t)} ground-truth patient")
+    scores = score_tasks(
+        gt, subs_by_task, conventions, workers, include_truth=True, display_root=predictions, edition=edition
+    )
+    metrics = build_metrics(scores, conventions.as_json(edition), problems, tasks)  # type: ignore[arg-type]
+    path = None
+    if output is not None:
+        path = write_metrics(metrics, output)
+    if report is not None:
+        report_safely(scores, metrics, report)
+    log_summary(metrics, path or Path("-"), time.perf_counter() - start)
+    return metrics
+
+
+def _task_name(task: int) -> str:
+    return "2026 staging" if task == STAGING_TASK else f"Task {task}"
+
+
+def _match_patients(
+    subs: dict[str, CaseSubmission], patients: list[str], task: int, all_patients: bool, problems: list[Problem]
+) -> None:
+    """Drop predictions of patients without ground truth for ``task`` (a warning each); with ``all_patients``,
+    add the unpredicted ground-truth patients as missing predictions, else note how many were not scored."""
+    wanted = set(patients)
     for pid in sorted(set(subs) - wanted):
-        problems.append(
-            Problem(
-                "warning", "unknown_patient", f"prediction for a patient without Task {task} ground truth", task, pid
-            )
-        )
+        why = f"prediction for a patient without {_task_name(task)} ground truth"
+        problems.append(Problem("warning", "unknown_patient", why, task, pid))
         del subs[pid]
     unpredicted = sorted(wanted - set(subs))
     if all_patients:
@@ -266,14 +329,3 @@ def score_folder(
                 task,
             )
         )
-    if not subs:
-        raise StructuralError(f"no prediction in {predictions} matches a Task {task} ground-truth patient")
-    scores = score_tasks(gt, {task: subs}, conventions, workers, include_truth=True, display_root=predictions)
-    metrics = build_metrics(scores, conventions.as_json(), problems, [task])
-    path = None
-    if output is not None:
-        path = write_metrics(metrics, output)
-    if report is not None:
-        report_safely(scores, metrics, report)
-    log_summary(metrics, path or Path("-"), time.perf_counter() - start)
-    return metrics

@@ -64,7 +64,7 @@ def finish_2026(scores: list[TaskScore], conventions: Conventions) -> None:
                 "warning",
                 "c_index_below_chance",
                 f"c_index {c_index:.4f} is below 0.5: likely a sign error; rfs.json was read as "
-                f"rfs_output={conventions.rfs_output!r}, the other convention would give {1.0 - c_index:.4f}",
+                f"rfs_output={conventions.rfs_output!r}, the other convention would give about {1.0 - c_index:.4f}",
                 task=2,
             )
         )

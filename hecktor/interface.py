@@ -9,7 +9,7 @@ Two editions are declared side by side (:data:`EDITIONS`; :func:`edition` reads 
 
 - **2025** (the default): three tasks, each its own phase (:data:`TASK_INPUTS`, :data:`TASK_OUTPUTS`).
 - **2026** (``BioMedIA-MBZUAI/HECKTOR2026``): one job per case writes all four outputs
-  (:data:`EDITION_OUTPUTS`\ ``["2026"]``); the ``ehr.json`` carries ``HPV Status`` as an input and no M-stage.
+  (``EDITION_OUTPUTS["2026"]``); the ``ehr.json`` carries ``HPV Status`` as an input and no M-stage.
   The evaluation scores it as the tasks :data:`PHASE_2026_TASKS`: segmentation (1), RFS (2) and the
   T/N staging (:data:`STAGING_TASK`), then the weighted final score.
 """

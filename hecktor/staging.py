@@ -29,7 +29,9 @@ N_STAGES: tuple[str, ...] = ("N0", "N1", "N2", "N3")
 STAGES: dict[str, tuple[str, ...]] = {"T": T_STAGES, "N": N_STAGES}
 
 #: Words read as an unknown stage (after lower-casing and removing spaces).
-UNKNOWN_WORDS: frozenset[str] = frozenset({"", "x", "na", "n/a", "nan", "none", "null", "unknown", "unk", "missing", "?"})
+UNKNOWN_WORDS: frozenset[str] = frozenset(
+    {"", "x", "na", "n/a", "nan", "none", "null", "unknown", "unk", "missing", "?"}
+)
 #: Optional clinical/pathological prefix (``cT2``, ``pN1``), the letter, the digit, an optional sub-stage.
 _PATTERN = re.compile(r"(?P<prefix>yc|yp|c|p|r)?(?P<kind>[tn])?(?P<digit>\d)(?P<sub>[a-c]?)")
 
