@@ -109,6 +109,19 @@ def require_ground_truth(gt: GroundTruth, task: int) -> None:
         raise StructuralError(f"ground truth at {gt.root} has no {what[task]} for {name}")
 
 
+def choose_edition(detected: str | None, gt: GroundTruth, problems: list[Problem]) -> str:
+    """The edition recognised from the jobs' outputs; when no job has any output (all failed, or an empty
+    ``predictions.json``), 2026 if the ground truth has T/N stages (with a warning), else 2025."""
+    if detected is not None:
+        return detected
+    if gt.has_stages():
+        problems.append(
+            Problem("warning", "task_unknown", "no job has an output; the ground truth has T/N stages: scoring 2026")
+        )
+        return "2026"
+    return "2025"
+
+
 def choose_tasks_2026(forced: int | None, problems: list[Problem]) -> list[int]:
     """The tasks of a 2026 phase (all of :data:`PHASE_2026_TASKS`; ``--task`` is ignored with a warning)."""
     if forced is not None:
@@ -179,7 +192,7 @@ def evaluate(options: RunOptions, conventions: Conventions) -> dict[str, Any]:
     run_problems: list[Problem] = list(gt.problems)
     jobs, job_problems = parse_jobs(raw_jobs, conventions.ct_name_pattern)
     run_problems.extend(job_problems)
-    edition = detect_edition(jobs)
+    edition = choose_edition(detect_edition(jobs), gt, run_problems)
     if edition == "2026":
         tasks = choose_tasks_2026(options.task, run_problems)
     else:

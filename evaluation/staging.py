@@ -5,7 +5,9 @@ Each job writes ``t-stage.json`` and ``n-stage.json``, JSON strings read by
 ``T1..T4`` / ``N0..N3`` is an error and a wrong call). The T balanced accuracy is computed over the patients
 whose T stage is known in the ground truth, the N one over those whose N stage is known
 (:func:`hecktor.metrics.classification.multiclass_balanced_accuracy`: the mean recall of the stages present
-in the truth; a missing or unusable call is wrong). ``staging_score`` is their mean.
+in the truth; a missing or unusable call is wrong). ``staging_score`` is their mean. Per centre
+(``aggregates.by_centre``): ``staging_score`` (null when a centre has no known T or no known N stage) and
+the case counts.
 """
 
 from __future__ import annotations
@@ -13,14 +15,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from evaluation.fallbacks import finite_or
+from evaluation.fallbacks import finite_or, finite_or_none
 from evaluation.ground_truth import GroundTruth
 from evaluation.problems import Problem
-from evaluation.results import TaskScore, row_head
+from evaluation.results import TaskScore, centre_groups, row_head
 from evaluation.submission import MISSING, CaseSubmission
 from evaluation.values import interpret_stage
 from hecktor.interface import N_STAGE, STAGING_TASK, T_STAGE
-from hecktor.metrics.classification import multiclass_balanced_accuracy
+from hecktor.metrics.classification import MulticlassResult, multiclass_balanced_accuracy
 from hecktor.metrics.table import fallback_of
 
 TASK = STAGING_TASK
@@ -68,8 +70,26 @@ def run_staging(
                 row[f"{kind}-stage"] = truth
         score.rows.append(row)
     score.aggregates = aggregate_staging(gt, calls, score.problems)
+    for centre, idx in centre_groups(sorted(submissions)):
+        members = {sorted(submissions)[i] for i in idx}
+        t_ba, n_ba = (_balanced(gt, calls, kind, members).balanced_accuracy for kind in ("T", "N"))
+        both = finite_or_none(t_ba) is not None and finite_or_none(n_ba) is not None
+        score.by_centre[centre] = {
+            "staging_score": (t_ba + n_ba) / 2.0 if both else None,
+            "t_stage_n_cases": sum(p in members for p in calls["T"]),
+            "n_stage_n_cases": sum(p in members for p in calls["N"]),
+        }
     score.extras = {"calls": calls}
     return score
+
+
+def _balanced(
+    gt: GroundTruth, calls: Mapping[str, Mapping[str, str | None]], kind: str, among: set[str] | None = None
+) -> MulticlassResult:
+    """The ``kind`` stage balanced accuracy over the patients with a known ``kind`` stage (``among`` them)."""
+    patients = sorted(p for p in calls[kind] if among is None or p in among)
+    truth = [getattr(gt.outcomes[p], f"{kind.lower()}_stage") for p in patients]
+    return multiclass_balanced_accuracy(truth, [calls[kind][p] for p in patients])
 
 
 def aggregate_staging(
@@ -80,9 +100,7 @@ def aggregate_staging(
     out: dict[str, Any] = {}
     for kind in ("T", "N"):
         prefix = f"{kind.lower()}_stage"
-        patients = sorted(calls[kind])
-        truth = [getattr(gt.outcomes[p], f"{kind.lower()}_stage") for p in patients]
-        result = multiclass_balanced_accuracy(truth, [calls[kind][p] for p in patients])
+        result = _balanced(gt, calls, kind)
         out[f"{prefix}_balanced_accuracy"] = finite_or(
             result.balanced_accuracy,
             fallback_of(f"{prefix}_balanced_accuracy"),
@@ -91,7 +109,7 @@ def aggregate_staging(
             problems=problems,
             why=f"no patient with a known {kind} stage",
         )
-        out[f"{prefix}_n_cases"] = len(patients)
+        out[f"{prefix}_n_cases"] = len(calls[kind])
         out[f"{prefix}_n_missing_predictions"] = result.n_missing_predictions
     out["staging_score"] = (out["t_stage_balanced_accuracy"] + out["n_stage_balanced_accuracy"]) / 2.0
     return out

@@ -162,10 +162,10 @@ def _output_paths(jobs: Iterable[Job]) -> set[str]:
     return paths
 
 
-def detect_edition(jobs: Iterable[Job]) -> str:
-    """``"2026"`` when some job has a 2026-only output (:func:`hecktor.interface.edition_of_outputs`),
-    else ``"2025"``."""
-    return interface.edition_of_outputs(_output_paths(jobs)) or interface.DEFAULT_EDITION
+def detect_edition(jobs: Iterable[Job]) -> str | None:
+    """``"2026"`` when some job has a 2026-only output, ``"2025"`` when some job has a 2025 task's key
+    output, else ``None`` (:func:`hecktor.interface.edition_of_outputs`)."""
+    return interface.edition_of_outputs(_output_paths(jobs))
 
 
 def detect_tasks(jobs: Iterable[Job], edition: str = interface.DEFAULT_EDITION) -> list[int]:
@@ -177,7 +177,10 @@ def jobs_for_task(
     jobs: Iterable[Job], task: int, scored_tasks: list[int], edition: str = interface.DEFAULT_EDITION
 ) -> list[Job]:
     """Jobs that belong to ``task``: those with its key output, plus jobs with no key output of any
-    scored task (failed jobs usually have no outputs)."""
+    scored task (failed jobs usually have no outputs). In 2026 one job writes every output: every job
+    belongs to every task (an output it lacks is a ``missing_output`` of that task)."""
+    if edition == "2026":
+        return list(jobs)
     selected = []
     for job in jobs:
         own = [t for t in job.tasks(edition) if t in scored_tasks]

@@ -43,6 +43,8 @@ def write_predictions_tree(
     Outputs missing from a job's ``outputs_dir`` are left out of that job (as the platform does for a
     job that wrote nothing there). Returns the path of ``predictions.json``.
     """
+    if edition != "2026" and task not in interface.TASK_OUTPUTS:
+        raise ValueError(f"a 2025 predictions tree needs task 1, 2 or 3, got {task!r}")
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
     entries = []
@@ -56,7 +58,7 @@ def write_predictions_tree(
             socket_value(interface.EHR, value={}),
         ]
         outputs = []
-        sockets = interface.EDITION_OUTPUTS["2026"] if edition == "2026" else interface.TASK_OUTPUTS[task or 0]
+        sockets = interface.EDITION_OUTPUTS["2026"] if edition == "2026" else interface.TASK_OUTPUTS[task]  # type: ignore[index]
         for socket in sockets:
             source = None if job.outputs_dir is None else Path(job.outputs_dir) / socket.relative_path
             if source is None or not source.exists():

@@ -163,6 +163,7 @@ def test_python_m_evaluation_scores_the_2026_phase_by_hand(phase: dict[str, Path
     rfs_rows = {r["PatientID"]: r for r in metrics["results"] if r["task"] == 2}
     assert rfs_rows["CHUM-001"]["rfs"] == 150.0 and rfs_rows["CHUM-001"]["risk"] == -150.0
     assert not any(p["code"] == "c_index_below_chance" for p in metrics["problems"])
+    assert agg["by_centre"]["CHUM"]["staging_score"] == pytest.approx(7 / 12)
 
 
 def test_bad_stage_strings_are_per_case_problems(phase: dict[str, Path]) -> None:
@@ -225,3 +226,41 @@ def test_score_folder_2025_still_needs_a_task(phase: dict[str, Path], tmp_path: 
     argv = ["score-folder", "--predictions", str(tmp_path), "--data", str(phase["data"]), "--edition", "2025"]
     assert main(argv) == 2
     assert "--task" in capsys.readouterr().err
+
+
+def test_a_2026_job_without_some_outputs_misses_those_only(phase: dict[str, Path], tmp_path: Path) -> None:
+    jobs = write_2026_outputs(tmp_path / "outputs")
+    for name in (T_STAGE.relative_path, N_STAGE.relative_path):
+        (tmp_path / "outputs" / "CHUM-002" / name).unlink()
+    write_predictions_tree(tmp_path / "input", jobs, edition="2026")
+    out = tmp_path / "metrics.json"
+    argv = ["--input", str(tmp_path / "input"), "--ground-truth", str(phase["gt"]), "--output", str(out)]
+    assert main([*argv, "--workers", "1", "--bootstrap", "0"]) == 0
+    metrics = json.loads(out.read_text())
+    problems = [(p["task"], p["code"]) for p in metrics["problems"] if p["PatientID"] == "CHUM-002"]
+    assert problems == [(4, "missing_output")]  # one job holds all outputs: not a "no job" case
+    assert metrics["aggregates"]["GTVp_mean_dice"] == pytest.approx(0.625)
+
+
+def test_an_empty_submission_against_a_2026_ground_truth_is_a_2026_phase(
+    phase: dict[str, Path], tmp_path: Path
+) -> None:
+    (tmp_path / "input").mkdir()
+    (tmp_path / "input" / "predictions.json").write_text("[]")
+    out = tmp_path / "metrics.json"
+    argv = ["--input", str(tmp_path / "input"), "--ground-truth", str(phase["gt"]), "--output", str(out)]
+    assert main([*argv, "--workers", "1", "--bootstrap", "0"]) == 0
+    metrics = json.loads(out.read_text())
+    agg = metrics["aggregates"]
+    assert metrics["conventions"]["tasks"] == [1, 2, 4]
+    assert agg["t_stage_balanced_accuracy"] == 0.0 and agg["c_index"] == 0.5  # every call wrong; all risks tied
+    assert agg["final_score"] == pytest.approx(0.25 * agg["dice_score"] + 0.40 * 0.5)
+
+
+def test_a_2025_metrics_json_keeps_its_conventions(tmp_path: Path) -> None:
+    examples = ROOT / "ground_truth_examples"
+    out = tmp_path / "metrics.json"
+    argv = ["--input", str(examples / "predictions" / "task2"), "--ground-truth", str(examples / "ground_truth")]
+    assert main([*argv, "--output", str(out), "--bootstrap", "0"]) == 0
+    conventions = json.loads(out.read_text())["conventions"]
+    assert conventions["tasks"] == [2] and not {"edition", "rfs_output", "gtvn_both_empty"} & set(conventions)
