@@ -171,19 +171,7 @@ def read_folder_predictions(predictions: Path, task: int) -> tuple[dict[str, Cas
                 continue
             subs[pid] = CaseSubmission(pid, image_path=path)
         return subs, problems
-    csv_path = _single_csv(predictions)
-    with csv_path.open(newline="", encoding="utf-8-sig") as handle:
-        rows = [{(k or "").strip(): (v or "").strip() for k, v in r.items() if k} for r in csv.DictReader(handle)]
-    column = "risk" if task == 2 else "hpv"
-    if rows and column not in rows[0]:
-        raise StructuralError(f"{csv_path} has no '{column}' column (columns: {', '.join(rows[0])})")
-    for row in rows:
-        pid = row.get("PatientID", "")
-        if not pid:
-            continue
-        if pid in subs:
-            problems.append(Problem("warning", "duplicate_prediction", "second row ignored", task, pid))
-            continue
+    for pid, row in _prediction_rows(predictions, ("risk",) if task == 2 else ("hpv",), task, problems):
         sub = CaseSubmission(pid)
         if task == 2:
             sub.value = _csv_number(row.get("risk", ""))
@@ -195,6 +183,36 @@ def read_folder_predictions(predictions: Path, task: int) -> tuple[dict[str, Cas
                 sub.probability = _csv_number(row["probability"])
         subs[pid] = sub
     return subs, problems
+
+
+def _prediction_rows(
+    predictions: Path, columns: tuple[str, ...], task: int, problems: list[Problem]
+) -> list[tuple[str, dict[str, str]]]:
+    """``(PatientID, row)`` of the predictions CSV (cells stripped), first row per patient (a warning for
+    each later one), rows without a PatientID skipped.
+
+    Raises:
+        StructuralError: no single CSV, or one of ``columns`` is absent.
+    """
+    csv_path = _single_csv(predictions)
+    with csv_path.open(newline="", encoding="utf-8-sig") as handle:
+        rows = [{(k or "").strip(): (v or "").strip() for k, v in r.items() if k} for r in csv.DictReader(handle)]
+    absent = [f"'{c}'" for c in columns if rows and c not in rows[0]]
+    if absent:
+        what = "column" if len(absent) == 1 else "columns"
+        raise StructuralError(f"{csv_path} has no {', '.join(absent)} {what} (columns: {', '.join(rows[0])})")
+    seen: set[str] = set()
+    out = []
+    for row in rows:
+        pid = row.get("PatientID", "")
+        if not pid:
+            continue
+        if pid in seen:
+            problems.append(Problem("warning", "duplicate_prediction", "second row ignored", task, pid))
+            continue
+        seen.add(pid)
+        out.append((pid, row))
+    return out
 
 
 def _single_csv(predictions: Path) -> Path:
@@ -229,21 +247,9 @@ def read_folder_predictions_2026(predictions: Path) -> tuple[dict[int, dict[str,
     Returns the submissions of tasks 1, 2 and :data:`hecktor.interface.STAGING_TASK`.
     """
     segmentation, problems = read_folder_predictions(predictions, 1)
-    csv_path = _single_csv(predictions)
-    with csv_path.open(newline="", encoding="utf-8-sig") as handle:
-        rows = [{(k or "").strip(): (v or "").strip() for k, v in r.items() if k} for r in csv.DictReader(handle)]
-    absent = [c for c in FOLDER_COLUMNS_2026 if rows and c not in rows[0]]
-    if absent:
-        raise StructuralError(f"{csv_path} has no {', '.join(absent)} column (columns: {', '.join(rows[0])})")
     rfs: dict[str, CaseSubmission] = {}
     staging: dict[str, CaseSubmission] = {}
-    for row in rows:
-        pid = row.get("PatientID", "")
-        if not pid:
-            continue
-        if pid in rfs:
-            problems.append(Problem("warning", "duplicate_prediction", "second row ignored", STAGING_TASK, pid))
-            continue
+    for pid, row in _prediction_rows(predictions, FOLDER_COLUMNS_2026, STAGING_TASK, problems):
         rfs[pid] = CaseSubmission(pid, value=_csv_number(row["rfs"]))
         staging[pid] = CaseSubmission(pid, value=row["t_stage"] or None, n_stage=row["n_stage"] or None)
     return {1: segmentation, 2: rfs, STAGING_TASK: staging}, problems

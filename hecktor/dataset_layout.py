@@ -30,6 +30,7 @@ import math
 import re
 from pathlib import Path
 
+from hecktor.clinical import CENTER, FEATURE_FIELDS_2026
 from hecktor.imageio import IMAGE_SUFFIXES
 
 TASKS: tuple[int, ...] = (1, 2, 3)
@@ -47,14 +48,8 @@ T_STAGE_COLUMN = "T-stage"
 N_STAGE_COLUMN = "N-stage"
 COLUMNS_2026: tuple[str, ...] = (
     "PatientID",
-    "CenterID",
-    "Age",
-    "Gender",
-    "Tobacco Consumption",
-    "Alcohol Consumption",
-    "Performance Status",
-    "Treatment",
-    "HPV Status",
+    CENTER,
+    *FEATURE_FIELDS_2026,
     T_STAGE_COLUMN,
     N_STAGE_COLUMN,
     "RFS",
