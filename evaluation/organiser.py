@@ -4,8 +4,11 @@
   labels next to ``<PID>__CT.nii.gz``, ``HECKTOR_2025_Training_Task_{1,2,3}.csv``) -> the GT layout of
   :mod:`evaluation.ground_truth` (``labels/<PID>.mha`` uint8 + ``outcomes.csv``). Each label is checked
   to lie on its CT grid (header only) and to hold only the values {0, 1, 2}; refused labels are listed.
+  The organisers' 2026 layout (``<PID>/<PID>.nii.gz`` case folders, ``HECKTOR_2026_Training.csv`` with the
+  T and N stages) is converted the same way; ``outcomes.csv`` then has the ``T-stage``/``N-stage`` columns.
 - :func:`score_folder` (participants' cross-validation): predictions named by PatientID, scored with
-  exactly the code and conventions of the Grand Challenge mode.
+  exactly the code and conventions of the Grand Challenge mode; 2026 folds with
+  :func:`read_folder_predictions_2026`.
 """
 
 from __future__ import annotations

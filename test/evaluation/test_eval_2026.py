@@ -264,3 +264,13 @@ def test_a_2025_metrics_json_keeps_its_conventions(tmp_path: Path) -> None:
     assert main([*argv, "--output", str(out), "--bootstrap", "0"]) == 0
     conventions = json.loads(out.read_text())["conventions"]
     assert conventions["tasks"] == [2] and not {"edition", "rfs_output", "gtvn_both_empty"} & set(conventions)
+
+
+def test_ground_truth_stages_are_normalised_and_checked() -> None:
+    from evaluation.ground_truth import parse_outcome_row
+
+    row = {"PatientID": "CHUM-009", "RFS": "120", "Relapse": "1", "T stage": "tx", "N_Stage": "N2a"}
+    outcome, bad = parse_outcome_row(row)
+    assert (outcome.t_stage, outcome.n_stage, bad) == (None, "N2", [])
+    outcome, bad = parse_outcome_row({"PatientID": "CHUM-010", "T-stage": "T7", "N-stage": "N1"})
+    assert (outcome.t_stage, outcome.n_stage, bad) == (None, "N1", ["T-stage"])
