@@ -274,3 +274,23 @@ def test_ground_truth_stages_are_normalised_and_checked() -> None:
     assert (outcome.t_stage, outcome.n_stage, bad) == (None, "N2", [])
     outcome, bad = parse_outcome_row({"PatientID": "CHUM-010", "T-stage": "T7", "N-stage": "N1"})
     assert (outcome.t_stage, outcome.n_stage, bad) == (None, "N1", ["T-stage"])
+
+
+def test_rfs_output_setting_flag_then_environment_then_default() -> None:
+    from evaluation.options import resolve_rfs_output
+    from hecktor.errors import HecktorError
+
+    assert resolve_rfs_output(None, {}) == "time"
+    assert resolve_rfs_output(None, {"HECKTOR_RFS_OUTPUT": " Risk "}) == "risk"
+    assert resolve_rfs_output("time", {"HECKTOR_RFS_OUTPUT": "risk"}) == "time"
+    with pytest.raises(HecktorError, match="HECKTOR_RFS_OUTPUT='days'"):
+        resolve_rfs_output(None, {"HECKTOR_RFS_OUTPUT": "days"})
+
+
+def test_a_bad_edition_setting_is_one_line(phase: dict[str, Path], monkeypatch, capsys) -> None:
+    monkeypatch.setenv("HECKTOR_EDITION", "2024")
+    argv = ["score-folder", "--predictions", str(phase["tmp"]), "--data", str(phase["data"]), "--task", "2"]
+    assert main(argv) == 2
+    assert capsys.readouterr().err.strip() == (
+        "evaluation error: HECKTOR_EDITION='2024': the edition must be one of 2025, 2026"
+    )
