@@ -7,7 +7,8 @@
 ``python -m evaluation prepare-ground-truth --data DIR --out GT``
     Organisers: build the ground-truth archive from the distributed dataset layout.
 ``python -m evaluation score-folder --predictions DIR --data DIR --task N``
-    Participants: score predictions named by PatientID (cross-validation).
+    Participants: score predictions named by PatientID (cross-validation); ``--edition 2026`` (or
+    ``HECKTOR_EDITION=2026``) scores a 2026 fold: label maps plus a ``PatientID,t_stage,n_stage,rfs`` CSV.
 ``python -m evaluation serve [--port 4743] [Grand Challenge mode's flags]``
     Grand Challenge's invoke API: each ``POST /invoke`` scores the submission staged in ``--input``
     (:mod:`evaluation.server`); the invoke image's default command.
@@ -40,6 +41,7 @@ from evaluation.options import (
     resolve_worker_count,
 )
 from hecktor.errors import HecktorError
+from hecktor.interface import EDITION_ENV, EDITIONS, edition
 from hecktor.progress import setup_logging
 
 log = logging.getLogger("evaluation")
@@ -87,11 +89,15 @@ def score_folder_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m evaluation score-folder",
         description="Score predictions named by PatientID against the training data (cross-validation). "
-        "Task 1: <PID>.nii.gz/.mha label maps; Task 2: CSV PatientID,risk; Task 3: CSV PatientID,hpv[,probability].",
+        "Task 1: <PID>.nii.gz/.mha label maps; Task 2: CSV PatientID,risk; Task 3: CSV PatientID,hpv[,probability]; "
+        "2026 (--edition 2026): label maps and one CSV PatientID,t_stage,n_stage,rfs in the same folder.",
     )
     parser.add_argument("--predictions", type=Path, required=True, help="folder (Task 1) or CSV file/folder")
     parser.add_argument("--data", type=Path, required=True, help="organisers' dataset folder or GT folder")
-    parser.add_argument("--task", type=int, choices=(1, 2, 3), required=True, help="task to score: 1, 2 or 3")
+    parser.add_argument("--task", type=int, choices=(1, 2, 3), default=None, help="2025 task (required in 2025)")
+    parser.add_argument(
+        "--edition", choices=EDITIONS, default=None, help=f"HECKTOR edition (default ${EDITION_ENV}, else 2025)"
+    )
     parser.add_argument(
         "--output",
         "--out",
@@ -175,6 +181,12 @@ def _prepare(args: argparse.Namespace) -> int:
 def _score_folder(args: argparse.Namespace) -> int:
     from evaluation.organiser import score_folder
 
+    try:
+        chosen = edition(args.edition)
+    except ValueError as exc:
+        raise HecktorError(str(exc)) from None
+    if chosen == "2025" and args.task is None:
+        raise HecktorError("score-folder needs --task 1, 2 or 3 (or --edition 2026)")
     conventions = conventions_from(args)
     setup_logging(args.verbose)
     score_folder(
@@ -186,5 +198,6 @@ def _score_folder(args: argparse.Namespace) -> int:
         workers=resolve_worker_count(args),
         all_patients=args.all_patients,
         report=args.report,
+        edition=chosen,
     )
     return 0

@@ -26,6 +26,12 @@ DEFAULT_MAX_WORKERS = 4
 
 BothEmpty = Literal["one", "zero", "exclude"]
 Matching = Literal["group", "one-to-one"]
+RfsOutput = Literal["risk", "time"]
+#: Default meaning of a 2026 ``rfs.json``: the organisers' latest template text (``BioMedIA-MBZUAI/HECKTOR2026``
+#: README, "run_prognosis": "the model should output RFS in days", anti-concordant with risk).
+DEFAULT_RFS_OUTPUT: RfsOutput = "time"
+#: Conventions that only a HECKTOR 2026 phase uses (echoed in its metrics.json only).
+FIELDS_2026: tuple[str, ...] = ("gtvn_both_empty", "rfs_output")
 
 
 @dataclass(frozen=True)
@@ -48,6 +54,10 @@ class Conventions:
         seed: seed of the bootstrap.
         ci_level: confidence level of the bootstrap intervals.
         ct_name_pattern: regular expression with a group ``patient`` applied to the CT input's original name.
+        gtvn_both_empty: HECKTOR 2026 per-case GTVn Dice of a case with no node predicted nor true: as
+            ``gtvp_both_empty`` (default ``"one"``: an N0 patient with no node predicted is a perfect case).
+        rfs_output: HECKTOR 2026 meaning of ``rfs.json``: ``"time"`` (default: predicted RFS, days; higher =
+            later recurrence, negated into a risk before the C-index) or ``"risk"`` (higher = earlier).
     """
 
     gtvp_both_empty: BothEmpty = "one"
@@ -61,10 +71,19 @@ class Conventions:
     seed: int = 0
     ci_level: float = 0.95
     ct_name_pattern: str = DEFAULT_CT_NAME_PATTERN
+    gtvn_both_empty: BothEmpty = "one"
+    rfs_output: RfsOutput = DEFAULT_RFS_OUTPUT
 
-    def as_json(self) -> dict[str, Any]:
-        """The conventions as a JSON-ready dict (stable keys, written to ``metrics.json``)."""
-        return asdict(self)
+    def as_json(self, edition: str = "2025") -> dict[str, Any]:
+        """The conventions as a JSON-ready dict (stable keys, written to ``metrics.json``); the 2026-only
+        fields and ``edition`` appear for a 2026 phase only (a 2025 file is unchanged)."""
+        out = asdict(self)
+        if edition == "2026":
+            out["edition"] = edition
+        else:
+            for name in FIELDS_2026:
+                out.pop(name)
+        return out
 
     def bootstrap(self) -> dict[str, Any]:
         """The bootstrap settings as keyword arguments of :func:`evaluation.fallbacks.confidence_interval`."""

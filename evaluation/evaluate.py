@@ -4,6 +4,10 @@ This is the orchestration; each stage is a plain function elsewhere:
 read jobs (:mod:`evaluation.submission`) -> locate ground truth (:mod:`evaluation.ground_truth`) ->
 score per task (:mod:`evaluation.task1`, :mod:`evaluation.task2`, :mod:`evaluation.task3`) ->
 assemble and write (:mod:`evaluation.results`) -> optional figures (:mod:`evaluation.report`).
+
+The edition is recognised from the jobs' outputs (:func:`evaluation.submission.detect_edition`): a 2026
+phase is scored as the tasks :data:`hecktor.interface.PHASE_2026_TASKS` (segmentation, RFS, staging) and
+finished by :func:`evaluation.phase2026.finish_2026` (the final score).
 """
 
 from __future__ import annotations
@@ -22,19 +26,21 @@ from evaluation.results import METRICS_JSON, TaskScore, build_metrics, check_wri
 from evaluation.submission import (
     PREDICTIONS_JSON,
     CaseSubmission,
+    detect_edition,
     detect_tasks,
     jobs_for_task,
     parse_jobs,
     read_predictions_json,
     submissions_for_task,
 )
+from hecktor.interface import PHASE_2026_TASKS, STAGING_TASK
 from hecktor.metrics.table import headline_keys
 from hecktor.progress import stage
 
 log = logging.getLogger("evaluation")
 
 #: The aggregates quoted in the final log line, per task (the metric table's headline columns).
-HEADLINE: dict[int, tuple[str, ...]] = {task: headline_keys(task) for task in (1, 2, 3)}
+HEADLINE: dict[int, tuple[str, ...]] = {task: headline_keys(task) for task in (1, 2, 3, STAGING_TASK)}
 
 
 @dataclass(frozen=True)
@@ -98,8 +104,31 @@ def choose_tasks(detected: list[int], forced: int | None, gt: GroundTruth, probl
 def require_ground_truth(gt: GroundTruth, task: int) -> None:
     """Raise when the ground truth has nothing for ``task`` (a structural problem: wrong archive)."""
     if not gt.patients(task):
-        what = {1: "labels/", 2: "RFS and Relapse values", 3: "HPV Status values"}[task]
-        raise StructuralError(f"ground truth at {gt.root} has no {what} for Task {task}")
+        what = {1: "labels/", 2: "RFS and Relapse values", 3: "HPV Status values", STAGING_TASK: "T or N stages"}
+        name = "the 2026 staging" if task == STAGING_TASK else f"Task {task}"
+        raise StructuralError(f"ground truth at {gt.root} has no {what[task]} for {name}")
+
+
+def choose_edition(detected: str | None, gt: GroundTruth, problems: list[Problem]) -> str:
+    """The edition recognised from the jobs' outputs; when no job has any output (all failed, or an empty
+    ``predictions.json``), 2026 if the ground truth has T/N stages (with a warning), else 2025."""
+    if detected is not None:
+        return detected
+    if gt.has_stages():
+        problems.append(
+            Problem("warning", "task_unknown", "no job has an output; the ground truth has T/N stages: scoring 2026")
+        )
+        return "2026"
+    return "2025"
+
+
+def choose_tasks_2026(forced: int | None, problems: list[Problem]) -> list[int]:
+    """The tasks of a 2026 phase (all of :data:`PHASE_2026_TASKS`; ``--task`` is ignored with a warning)."""
+    if forced is not None:
+        problems.append(
+            Problem("warning", "task_forced", f"--task {forced} ignored: a 2026 phase scores all its outputs")
+        )
+    return list(PHASE_2026_TASKS)
 
 
 def score_tasks(
@@ -111,9 +140,12 @@ def score_tasks(
     include_truth: bool,
     display_root: Path | None = None,
     timings: dict[str, float] | None = None,
+    edition: str = "2025",
 ) -> list[TaskScore]:
-    """Score each task (imports per task, so Task 2/3 runs do not load image code)."""
+    """Score each task (imports per task, so Task 2/3 runs do not load image code); a 2026 phase is
+    finished with its combined aggregates and final score."""
     scores = []
+    rfs_output = conventions.rfs_output if edition == "2026" else None
     for task, submissions in sorted(submissions_by_task.items()):
         with stage(f"Task {task}: scoring {len(submissions)} cases", log, timings):
             if task == 1:
@@ -128,12 +160,20 @@ def score_tasks(
             elif task == 2:
                 from evaluation.task2 import run_task2
 
-                score = run_task2(gt, submissions, conventions, include_truth=include_truth)
+                score = run_task2(gt, submissions, conventions, include_truth=include_truth, rfs_output=rfs_output)
+            elif task == STAGING_TASK:
+                from evaluation.staging import run_staging
+
+                score = run_staging(gt, submissions, include_truth=include_truth)
             else:
                 from evaluation.task3 import run_task3
 
                 score = run_task3(gt, submissions, conventions, include_truth=include_truth)
         scores.append(score)
+    if edition == "2026":
+        from evaluation.phase2026 import finish_2026
+
+        finish_2026(scores, conventions)
     return scores
 
 
@@ -152,23 +192,31 @@ def evaluate(options: RunOptions, conventions: Conventions) -> dict[str, Any]:
     run_problems: list[Problem] = list(gt.problems)
     jobs, job_problems = parse_jobs(raw_jobs, conventions.ct_name_pattern)
     run_problems.extend(job_problems)
-    tasks = choose_tasks(detect_tasks(jobs), options.task, gt, run_problems)
+    edition = choose_edition(detect_edition(jobs), gt, run_problems)
+    if edition == "2026":
+        tasks = choose_tasks_2026(options.task, run_problems)
+    else:
+        tasks = choose_tasks(detect_tasks(jobs), options.task, gt, run_problems)
     for task in tasks:
         require_ground_truth(gt, task)
     log.info(
-        "%d jobs in %s; ground truth at %s (%d labels, %d outcome rows); scoring task(s) %s with %d worker(s)",
+        "%d jobs in %s; ground truth at %s (%d labels, %d outcome rows); HECKTOR %s, scoring task(s) %s "
+        "with %d worker(s)",
         len(raw_jobs),
         predictions_path,
         gt.root,
         len(gt.labels),
         len(gt.outcomes),
+        edition,
         tasks,
         options.workers,
     )
+    if edition == "2026":
+        log.info("rfs.json read as rfs_output=%r (--rfs-output)", conventions.rfs_output)
     submissions_by_task = {}
     for task in tasks:
         subs, problems = submissions_for_task(
-            jobs_for_task(jobs, task, tasks), task, options.input_dir, gt.patients(task)
+            jobs_for_task(jobs, task, tasks, edition), task, options.input_dir, gt.patients(task), edition
         )
         submissions_by_task[task] = subs
         run_problems.extend(problems)
@@ -180,8 +228,9 @@ def evaluate(options: RunOptions, conventions: Conventions) -> dict[str, Any]:
         include_truth=False,
         display_root=options.input_dir,
         timings=timings,
+        edition=edition,
     )
-    metrics = build_metrics(scores, conventions.as_json(), run_problems, tasks)
+    metrics = build_metrics(scores, conventions.as_json(edition), run_problems, tasks)
     out = write_metrics(metrics, out_path)
     if options.report is not None:
         with stage("report", log, timings):
@@ -206,7 +255,10 @@ def log_summary(metrics: dict[str, Any], path: Path, seconds: float) -> None:
     parts = []
     for task in metrics["conventions"]["tasks"]:
         values = ", ".join(f"{k}={agg[k]:.4f}" for k in HEADLINE[task] if k in agg)
-        parts.append(f"Task {task} ({agg.get(f'task{task}_n_cases', 0)} cases): {values}")
+        if task == STAGING_TASK:
+            parts.append(f"2026 staging and score ({agg.get('t_stage_n_cases', 0)} staged cases): {values}")
+        else:
+            parts.append(f"Task {task} ({agg.get(f'task{task}_n_cases', 0)} cases): {values}")
     log.info(
         "done: %s; %d errors, %d warnings; wrote %s in %.1f s",
         "; ".join(parts),

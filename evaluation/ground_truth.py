@@ -12,6 +12,13 @@ Two layouts are read:
   ``outcomes.csv`` but exactly one sub-folder, that folder is used.
 - **Organisers' layout** (the training data as distributed): ``Task 1/<PatientID>/<PatientID>.nii.gz``
   labels and ``HECKTOR_2025_Training_Task_{1,2,3}.csv`` tables (anywhere up to two folders deep).
+- **Organisers' 2026 layout** (:mod:`hecktor.dataset_layout`): ``<PatientID>/<PatientID>.nii.gz`` case
+  folders next to ``HECKTOR_2026_Training.csv`` (at the root or one folder down).
+
+HECKTOR 2026 adds the T and N stages (``T-stage``, ``N-stage`` columns of either CSV, any spelling;
+normalised by :func:`hecktor.staging.normalise_stage`: ``N2b`` is ``N2``, ``Tx`` is unknown; a value outside
+the 2026 sets is unknown with a ``gt_bad_value`` warning). They are the truth of the staging task
+(:data:`hecktor.interface.STAGING_TASK`); ``outcomes.csv`` carries them only when some patient has one.
 
 Only file locations and the outcome table are read here; label voxels are read per case when scoring.
 """
@@ -23,12 +30,30 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from evaluation.problems import Problem, StructuralError
-from hecktor.dataset_layout import CSV_GLOB, image_stem, is_blank, label_stem, parse_binary, parse_float, task_dirs
+from hecktor.dataset_layout import (
+    CSV_GLOB,
+    CSV_GLOB_2026,
+    N_STAGE_COLUMN,
+    T_STAGE_COLUMN,
+    image_stem,
+    is_blank,
+    label_stem,
+    parse_binary,
+    parse_float,
+    stage_column,
+    task_dirs,
+)
 from hecktor.imageio import is_image_file, strip_image_suffix
+from hecktor.interface import STAGING_TASK
+from hecktor.staging import normalise_stage
 
 LABELS_DIR = "labels"
 OUTCOMES_CSV = "outcomes.csv"
 OUTCOME_COLUMNS: tuple[str, ...] = ("PatientID", "CenterID", "RFS", "Relapse", "HPV Status")
+#: ``outcomes.csv`` columns when some patient has a T or N stage (HECKTOR 2026).
+OUTCOME_COLUMNS_2026: tuple[str, ...] = (*OUTCOME_COLUMNS, T_STAGE_COLUMN, N_STAGE_COLUMN)
+#: Every task with a ground truth, in the order scored.
+ALL_TASKS: tuple[int, ...] = (1, 2, 3, STAGING_TASK)
 ORGANISER_CSV_GLOB = CSV_GLOB
 
 
@@ -40,6 +65,7 @@ class Outcome:
         rfs_days: recurrence-free survival time, days (> = 0).
         relapse: event indicator (True = relapse observed, False = censored).
         hpv: HPV status (True = positive).
+        t_stage, n_stage: HECKTOR 2026 radiological stages (``"T1"``..``"T4"``, ``"N0"``..``"N3"``).
     """
 
     patient_id: str
@@ -47,6 +73,12 @@ class Outcome:
     rfs_days: float | None = None
     relapse: bool | None = None
     hpv: bool | None = None
+    t_stage: str | None = None
+    n_stage: str | None = None
+
+
+#: The fields of :class:`Outcome` merged across tables.
+OUTCOME_FIELDS: tuple[str, ...] = ("center_id", "rfs_days", "relapse", "hpv", "t_stage", "n_stage")
 
 
 @dataclass
@@ -61,18 +93,24 @@ class GroundTruth:
 
     def patients(self, task: int) -> list[str]:
         """Sorted patients that can be scored for ``task`` (a label for Task 1, RFS and Relapse for
-        Task 2, HPV status for Task 3)."""
+        Task 2, HPV status for Task 3, a T or an N stage for the 2026 staging)."""
         if task == 1:
             return sorted(self.labels)
         if task == 2:
             return sorted(p for p, o in self.outcomes.items() if o.rfs_days is not None and o.relapse is not None)
         if task == 3:
             return sorted(p for p, o in self.outcomes.items() if o.hpv is not None)
+        if task == STAGING_TASK:
+            return sorted(p for p, o in self.outcomes.items() if o.t_stage is not None or o.n_stage is not None)
         raise ValueError(f"unknown task {task}")
 
     def supported_tasks(self) -> list[int]:
         """Tasks for which at least one patient has ground truth."""
         return [t for t in (1, 2, 3) if self.patients(t)]
+
+    def has_stages(self) -> bool:
+        """True when some patient has a T or N stage (a HECKTOR 2026 ground truth)."""
+        return bool(self.patients(STAGING_TASK))
 
     def center_id(self, patient_id: str) -> str | None:
         outcome = self.outcomes.get(patient_id)
@@ -98,7 +136,7 @@ def load_ground_truth(root: str | Path) -> GroundTruth:
         return _load_organiser_layout(root)
     raise StructuralError(
         f"ground truth folder {root} holds neither {LABELS_DIR}/ nor {OUTCOMES_CSV} "
-        "(nor the organisers' 'Task 1/' layout)"
+        "(nor the organisers' 'Task 1/' layout, nor their 2026 layout with HECKTOR_2026_Training.csv)"
     )
 
 
@@ -107,7 +145,11 @@ def _is_gt_layout(root: Path) -> bool:
 
 
 def _is_organiser_layout(root: Path) -> bool:
-    return bool(_organiser_task_dirs(root)) or bool(_organiser_csvs(root))
+    return bool(_organiser_task_dirs(root)) or bool(_organiser_csvs(root)) or bool(_organiser_2026_csvs(root))
+
+
+def _organiser_2026_csvs(root: Path) -> list[Path]:
+    return sorted(set(root.glob(CSV_GLOB_2026)) | set(root.glob(f"*/{CSV_GLOB_2026}")))
 
 
 def _load_gt_layout(root: Path) -> GroundTruth:
@@ -129,7 +171,12 @@ def _load_organiser_layout(root: Path) -> GroundTruth:
             label = organiser_label_path(case_dir)
             if label is not None and case_dir.name not in gt.labels:
                 _add_label(gt, case_dir.name, label)
-    for csv_path in _organiser_csvs(root):
+    for csv_path in _organiser_2026_csvs(root):
+        for case_dir in sorted(p for p in csv_path.parent.iterdir() if p.is_dir()):
+            label = organiser_label_path(case_dir)
+            if label is not None and case_dir.name not in gt.labels:
+                _add_label(gt, case_dir.name, label)
+    for csv_path in _organiser_csvs(root) + _organiser_2026_csvs(root):
         _merge_outcomes(gt, csv_path)
     return gt
 
@@ -202,7 +249,7 @@ def _merge_outcomes(gt: GroundTruth, csv_path: Path) -> None:
             gt.outcomes[patient_id] = parsed
             continue
         merged = {}
-        for name in ("center_id", "rfs_days", "relapse", "hpv"):
+        for name in OUTCOME_FIELDS:
             a, b = getattr(old, name), getattr(parsed, name)
             if a is not None and b is not None and a != b:
                 gt.problems.append(
@@ -221,7 +268,8 @@ def parse_outcome_row(row: dict[str, str]) -> tuple[Outcome, list[str]]:
     """Parse one CSV row (keys stripped). Returns the outcome and the columns whose value was unusable.
 
     Blank, ``NA``/``NaN``/``None`` cells are unknown (not a problem). ``RFS`` must be a finite number >= 0
-    (days); ``Relapse`` and ``HPV Status`` must be 0/1 (``0.0``/``1.0``, ``true``/``false`` accepted).
+    (days); ``Relapse`` and ``HPV Status`` must be 0/1 (``0.0``/``1.0``, ``true``/``false`` accepted); the
+    T and N stages (HECKTOR 2026) go through :func:`hecktor.staging.normalise_stage` (``Tx`` = unknown).
     """
     bad: list[str] = []
     rfs_raw = row.get("RFS", "")
@@ -238,7 +286,14 @@ def parse_outcome_row(row: dict[str, str]) -> tuple[Outcome, list[str]]:
         bad.append("HPV Status")
     center = row.get("CenterID", "")
     center_id = None if is_blank(center) else _tidy_number(center)
-    return Outcome(row["PatientID"], center_id, rfs, relapse, hpv), bad
+    stages: dict[str, str | None] = {}
+    for kind in ("T", "N"):
+        column = stage_column(list(row), kind)
+        stage = normalise_stage(row.get(column, "") if column else None, kind)  # type: ignore[arg-type]
+        if stage.invalid:
+            bad.append(column or f"{kind}-stage")
+        stages[kind] = stage.value
+    return Outcome(row["PatientID"], center_id, rfs, relapse, hpv, stages["T"], stages["N"]), bad
 
 
 def _tidy_number(text: str) -> str:

@@ -5,10 +5,19 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import re
+from collections.abc import Mapping
 from pathlib import Path
 
-from evaluation.config import DEFAULT_GROUND_TRUTH, WORKER_ENV_VARS, Conventions, resolve_workers
+from evaluation.config import (
+    DEFAULT_GROUND_TRUTH,
+    DEFAULT_RFS_OUTPUT,
+    WORKER_ENV_VARS,
+    Conventions,
+    RfsOutput,
+    resolve_workers,
+)
 from hecktor.errors import HecktorError
 from hecktor.patients import DEFAULT_CT_NAME_PATTERN
 
@@ -39,6 +48,19 @@ def add_convention_flags(parser: argparse.ArgumentParser) -> None:
         default=0.0,
         metavar="TOL",
         help="risks within TOL are tied in the C-index (default 0: exact, as lifelines; 1e-8: as scikit-survival)",
+    )
+    group.add_argument(
+        "--gtvn-empty",
+        choices=("one", "zero", "exclude"),
+        default="one",
+        help="2026: GTVn Dice of a case with no node predicted nor true (default: one)",
+    )
+    group.add_argument(
+        "--rfs-output",
+        choices=("risk", "time"),
+        default=None,
+        help="2026: rfs.json holds a predicted RFS time (higher = later, negated; the default, per the organisers' "
+        "template) or a risk (higher = earlier); default $HECKTOR_RFS_OUTPUT, else time",
     )
     group.add_argument("--surface-metrics", action="store_true", help="also compute HD95 (mm), slower")
     group.add_argument("--bootstrap", type=int, default=1000, metavar="N", help="bootstrap resamples for CIs (0: off)")
@@ -71,7 +93,29 @@ def conventions_from(args: argparse.Namespace, ct_name_pattern: str = DEFAULT_CT
         bootstrap_resamples=args.bootstrap,
         seed=args.seed,
         ct_name_pattern=ct_name_pattern,
+        gtvn_both_empty=args.gtvn_empty,
+        rfs_output=resolve_rfs_output(args.rfs_output),
     )
+
+
+#: Environment variable of the 2026 ``rfs.json`` convention (the ``--rfs-output`` flag wins).
+RFS_OUTPUT_ENV = "HECKTOR_RFS_OUTPUT"
+
+
+def resolve_rfs_output(flag: str | None, environ: Mapping[str, str] | None = None) -> RfsOutput:
+    """``flag``, else ``$HECKTOR_RFS_OUTPUT``, else :data:`evaluation.config.DEFAULT_RFS_OUTPUT`.
+
+    Raises:
+        HecktorError: the variable holds something else than ``risk`` or ``time``.
+    """
+    if flag is not None:
+        return flag  # type: ignore[return-value]
+    raw = (os.environ if environ is None else environ).get(RFS_OUTPUT_ENV, "").strip().lower()
+    if not raw:
+        return DEFAULT_RFS_OUTPUT
+    if raw not in ("risk", "time"):
+        raise HecktorError(f"{RFS_OUTPUT_ENV}={raw!r}: must be 'risk' or 'time'")
+    return raw  # type: ignore[return-value]
 
 
 def resolve_worker_count(args: argparse.Namespace) -> int:

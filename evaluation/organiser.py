@@ -4,8 +4,11 @@
   labels next to ``<PID>__CT.nii.gz``, ``HECKTOR_2025_Training_Task_{1,2,3}.csv``) -> the GT layout of
   :mod:`evaluation.ground_truth` (``labels/<PID>.mha`` uint8 + ``outcomes.csv``). Each label is checked
   to lie on its CT grid (header only) and to hold only the values {0, 1, 2}; refused labels are listed.
+  The organisers' 2026 layout (``<PID>/<PID>.nii.gz`` case folders, ``HECKTOR_2026_Training.csv`` with the
+  T and N stages) is converted the same way; ``outcomes.csv`` then has the ``T-stage``/``N-stage`` columns.
 - :func:`score_folder` (participants' cross-validation): predictions named by PatientID, scored with
-  exactly the code and conventions of the Grand Challenge mode.
+  exactly the code and conventions of the Grand Challenge mode; 2026 folds with
+  :func:`read_folder_predictions_2026`.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from evaluation.evaluate import log_summary, report_safely, require_ground_truth
 from evaluation.ground_truth import (
     LABELS_DIR,
     OUTCOME_COLUMNS,
+    OUTCOME_COLUMNS_2026,
     OUTCOMES_CSV,
     load_ground_truth,
     organiser_ct_path,
@@ -39,6 +43,7 @@ from hecktor.dataset_layout import is_blank, parse_binary
 from hecktor.errors import InputError
 from hecktor.geometry import Grid, grid_differences
 from hecktor.imageio import is_image_file, read_image, read_image_header, strip_image_suffix, write_image
+from hecktor.interface import PHASE_2026_TASKS, STAGING_TASK
 
 log = logging.getLogger("evaluation")
 
@@ -90,7 +95,10 @@ def prepare_ground_truth(data: Path, out: Path, workers: int = 1, overwrite: boo
     """
     gt = load_ground_truth(data)
     if gt.layout != "organisers":
-        raise StructuralError(f"{data} is not the organisers' layout ('Task 1/<PID>/...' and HECKTOR_*Task_*.csv)")
+        raise StructuralError(
+            f"{data} is not an organisers' layout ('Task 1/<PID>/...' and HECKTOR_*Task_*.csv, "
+            "or 2026: '<PID>/<PID>.nii.gz' and HECKTOR_2026_Training.csv)"
+        )
     if out.exists() and any(out.iterdir()):
         if not overwrite:
             raise StructuralError(f"{out} is not empty (pass --overwrite to replace it)")
@@ -116,15 +124,18 @@ def prepare_ground_truth(data: Path, out: Path, workers: int = 1, overwrite: boo
 
 
 def write_outcomes_csv(outcomes: Any, path: Path) -> Path:
-    """``outcomes.csv`` with :data:`OUTCOME_COLUMNS`, rows sorted by PatientID, blank = unknown."""
+    """``outcomes.csv`` with :data:`OUTCOME_COLUMNS` (and the T/N stages of :data:`OUTCOME_COLUMNS_2026` when
+    some patient has one), rows sorted by PatientID, blank = unknown."""
     rows = sorted(outcomes, key=lambda o: o.patient_id)
+    staged = any(o.t_stage is not None or o.n_stage is not None for o in rows)
     with path.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle, lineterminator="\n")
-        writer.writerow(OUTCOME_COLUMNS)
+        writer.writerow(OUTCOME_COLUMNS_2026 if staged else OUTCOME_COLUMNS)
         for o in rows:
-            writer.writerow(
-                [o.patient_id, o.center_id or "", _fmt_number(o.rfs_days), _fmt_bool(o.relapse), _fmt_bool(o.hpv)]
-            )
+            cells = [o.patient_id, o.center_id or "", _fmt_number(o.rfs_days), _fmt_bool(o.relapse), _fmt_bool(o.hpv)]
+            if staged:
+                cells += [o.t_stage or "", o.n_stage or ""]
+            writer.writerow(cells)
     return path
 
 
@@ -168,21 +179,7 @@ def read_folder_predictions(predictions: Path, task: int) -> tuple[dict[str, Cas
                 continue
             subs[pid] = CaseSubmission(pid, image_path=path)
         return subs, problems
-    csv_path = _single_csv(predictions)
-    with csv_path.open(newline="", encoding="utf-8-sig") as handle:
-        rows = [{(k or "").strip(): (v or "").strip() for k, v in r.items() if k} for r in csv.DictReader(handle)]
-    column = "risk" if task == 2 else "hpv"
-    if task == 3 and rows and column not in rows[0] and "positive" in rows[0]:  # cv_predictions.csv before issue 19
-        rows = [{**r, "hpv": r["positive"]} for r in rows]
-    if rows and column not in rows[0]:
-        raise StructuralError(f"{csv_path} has no '{column}' column (columns: {', '.join(rows[0])})")
-    for row in rows:
-        pid = row.get("PatientID", "")
-        if not pid:
-            continue
-        if pid in subs:
-            problems.append(Problem("warning", "duplicate_prediction", "second row ignored", task, pid))
-            continue
+    for pid, row in _prediction_rows(predictions, ("risk",) if task == 2 else ("hpv",), task, problems):
         sub = CaseSubmission(pid)
         if task == 2:
             sub.value = _csv_number(row.get("risk", ""))
@@ -194,6 +191,38 @@ def read_folder_predictions(predictions: Path, task: int) -> tuple[dict[str, Cas
                 sub.probability = _csv_number(row["probability"])
         subs[pid] = sub
     return subs, problems
+
+
+def _prediction_rows(
+    predictions: Path, columns: tuple[str, ...], task: int, problems: list[Problem]
+) -> list[tuple[str, dict[str, str]]]:
+    """``(PatientID, row)`` of the predictions CSV (cells stripped), first row per patient (a warning for
+    each later one), rows without a PatientID skipped.
+
+    Raises:
+        StructuralError: no single CSV, or one of ``columns`` is absent.
+    """
+    csv_path = _single_csv(predictions)
+    with csv_path.open(newline="", encoding="utf-8-sig") as handle:
+        rows = [{(k or "").strip(): (v or "").strip() for k, v in r.items() if k} for r in csv.DictReader(handle)]
+    if "hpv" in columns and rows and "hpv" not in rows[0] and "positive" in rows[0]:  # cv_predictions.csv before 0.2
+        rows = [{**r, "hpv": r["positive"]} for r in rows]
+    absent = [f"'{c}'" for c in columns if rows and c not in rows[0]]
+    if absent:
+        what = "column" if len(absent) == 1 else "columns"
+        raise StructuralError(f"{csv_path} has no {', '.join(absent)} {what} (columns: {', '.join(rows[0])})")
+    seen: set[str] = set()
+    out = []
+    for row in rows:
+        pid = row.get("PatientID", "")
+        if not pid:
+            continue
+        if pid in seen:
+            problems.append(Problem("warning", "duplicate_prediction", "second row ignored", task, pid))
+            continue
+        seen.add(pid)
+        out.append((pid, row))
+    return out
 
 
 def _single_csv(predictions: Path) -> Path:
@@ -217,36 +246,86 @@ def _csv_number(text: str) -> Any:
         return text
 
 
+#: Columns of the 2026 score-folder CSV (besides ``PatientID``): the outputs of one job.
+FOLDER_COLUMNS_2026: tuple[str, ...] = ("t_stage", "n_stage", "rfs")
+
+
+def read_folder_predictions_2026(predictions: Path) -> tuple[dict[int, dict[str, CaseSubmission]], list[Problem]]:
+    """HECKTOR 2026 predictions named by PatientID: ``<PID>.nii.gz`` / ``<PID>.mha`` label maps in the folder
+    and its only CSV with ``PatientID,t_stage,n_stage,rfs`` (``rfs`` read as ``--rfs-output``; blank = missing).
+
+    Returns the submissions of tasks 1, 2 and :data:`hecktor.interface.STAGING_TASK`.
+    """
+    segmentation, problems = read_folder_predictions(predictions, 1)
+    rfs: dict[str, CaseSubmission] = {}
+    staging: dict[str, CaseSubmission] = {}
+    for pid, row in _prediction_rows(predictions, FOLDER_COLUMNS_2026, STAGING_TASK, problems):
+        rfs[pid] = CaseSubmission(pid, value=_csv_number(row["rfs"]))
+        staging[pid] = CaseSubmission(pid, value=row["t_stage"] or None, n_stage=row["n_stage"] or None)
+    return {1: segmentation, 2: rfs, STAGING_TASK: staging}, problems
+
+
 def score_folder(
     predictions: Path,
     data: Path,
-    task: int,
+    task: int | None,
     output: Path | None,
     conventions: Conventions,
     workers: int = 1,
     all_patients: bool = False,
     report: Path | None = None,
+    edition: str = "2025",
 ) -> dict[str, Any]:
     """Score a folder of predictions against ``data`` (organisers' layout or GT layout).
 
     Only patients with a prediction are scored (cross-validation folds), unless ``all_patients``: then
     every ground-truth patient without a prediction counts as a missing prediction. Result rows include
-    the ground truth (participants own the training data).
+    the ground truth (participants own the training data). ``edition="2026"`` scores a 2026 fold
+    (:func:`read_folder_predictions_2026`; ``task`` unused) with the final score.
     """
     start = time.perf_counter()
     gt = load_ground_truth(data)
-    require_ground_truth(gt, task)
+    tasks = list(PHASE_2026_TASKS) if edition == "2026" else [task]
+    for t in tasks:
+        require_ground_truth(gt, t)  # type: ignore[arg-type]
     if output is not None:
         check_writable(output)
-    subs, problems = read_folder_predictions(predictions, task)
+    if edition == "2026":
+        subs_by_task, problems = read_folder_predictions_2026(predictions)
+    else:
+        subs, problems = read_folder_predictions(predictions, task)  # type: ignore[arg-type]
+        subs_by_task = {task: subs}
     problems.extend(gt.problems)
-    wanted = set(gt.patients(task))
+    for t, subs in subs_by_task.items():
+        _match_patients(subs, gt.patients(t), t, all_patients, problems)  # type: ignore[arg-type]
+        if not subs:
+            raise StructuralError(f"no prediction in {predictions} matches a {_task_name(t)} ground-truth patient")
+    scores = score_tasks(
+        gt, subs_by_task, conventions, workers, include_truth=True, display_root=predictions, edition=edition
+    )
+    metrics = build_metrics(scores, conventions.as_json(edition), problems, tasks)  # type: ignore[arg-type]
+    path = None
+    if output is not None:
+        path = write_metrics(metrics, output)
+    if report is not None:
+        report_safely(scores, metrics, report)
+    log_summary(metrics, path or Path("-"), time.perf_counter() - start)
+    return metrics
+
+
+def _task_name(task: int) -> str:
+    return "2026 staging" if task == STAGING_TASK else f"Task {task}"
+
+
+def _match_patients(
+    subs: dict[str, CaseSubmission], patients: list[str], task: int, all_patients: bool, problems: list[Problem]
+) -> None:
+    """Drop predictions of patients without ground truth for ``task`` (a warning each); with ``all_patients``,
+    add the unpredicted ground-truth patients as missing predictions, else note how many were not scored."""
+    wanted = set(patients)
     for pid in sorted(set(subs) - wanted):
-        problems.append(
-            Problem(
-                "warning", "unknown_patient", f"prediction for a patient without Task {task} ground truth", task, pid
-            )
-        )
+        why = f"prediction for a patient without {_task_name(task)} ground truth"
+        problems.append(Problem("warning", "unknown_patient", why, task, pid))
         del subs[pid]
     unpredicted = sorted(wanted - set(subs))
     if all_patients:
@@ -266,14 +345,3 @@ def score_folder(
                 task,
             )
         )
-    if not subs:
-        raise StructuralError(f"no prediction in {predictions} matches a Task {task} ground-truth patient")
-    scores = score_tasks(gt, {task: subs}, conventions, workers, include_truth=True, display_root=predictions)
-    metrics = build_metrics(scores, conventions.as_json(), problems, [task])
-    path = None
-    if output is not None:
-        path = write_metrics(metrics, output)
-    if report is not None:
-        report_safely(scores, metrics, report)
-    log_summary(metrics, path or Path("-"), time.perf_counter() - start)
-    return metrics

@@ -42,7 +42,7 @@ def run_serve(args: argparse.Namespace) -> int:
     setup_logging(args.verbose)
 
     def load() -> Handler:
-        from evaluation import task1, task2, task3  # noqa: F401  (imported once, before /health turns 200)
+        from evaluation import phase2026, staging, task1, task2, task3  # noqa: F401  (imported before /health is 200)
         from evaluation.evaluate import HEADLINE, RunOptions, evaluate
         from evaluation.problems import StructuralError
 

@@ -63,9 +63,9 @@ class Job:
     def succeeded(self) -> bool:
         return self.status.strip().lower() == SUCCEEDED
 
-    def tasks(self) -> list[int]:
-        """Tasks whose key output this job has."""
-        return interface.tasks_of_outputs(set(self.outputs))
+    def tasks(self, edition: str = interface.DEFAULT_EDITION) -> list[int]:
+        """Tasks whose key output this job has, in ``edition``."""
+        return interface.tasks_of_outputs(set(self.outputs), edition)
 
 
 @dataclass
@@ -76,7 +76,9 @@ class CaseSubmission:
         status: ``"ok"``; or a missing prediction: ``"no_job"``, ``"failed_job"``, ``"no_output"``,
             ``"invalid"`` (set later when the prediction is unusable).
         image_path: Task 1 label map file (``None`` when missing).
-        value: Task 2 risk / Task 3 HPV call as raw JSON, or :data:`MISSING`.
+        value: Task 2 risk (2026: the ``rfs.json`` value) / Task 3 HPV call / 2026 T stage as raw JSON, or
+            :data:`MISSING`.
+        n_stage: 2026 N stage as raw JSON, or :data:`MISSING`.
         probability: Task 3 HPV probability as raw JSON, or :data:`MISSING`.
         curve: Task 2 survival curve (``rfs-survival-curve.json``) as raw JSON, or :data:`MISSING`.
     """
@@ -88,6 +90,7 @@ class CaseSubmission:
     value: Any = MISSING
     probability: Any = MISSING
     curve: Any = MISSING
+    n_stage: Any = MISSING
     problems: list[Problem] = field(default_factory=list)
 
 
@@ -152,29 +155,49 @@ def _entries(value: Any) -> Iterable[Mapping[str, Any]]:
         yield from (e for e in value if isinstance(e, Mapping))
 
 
-def detect_tasks(jobs: Iterable[Job]) -> list[int]:
-    """Tasks recognised from the jobs' output relative paths (:func:`hecktor.interface.tasks_of_outputs`)."""
+def _output_paths(jobs: Iterable[Job]) -> set[str]:
     paths: set[str] = set()
     for job in jobs:
         paths.update(job.outputs)
-    return interface.tasks_of_outputs(paths)
+    return paths
 
 
-def jobs_for_task(jobs: Iterable[Job], task: int, scored_tasks: list[int]) -> list[Job]:
+def detect_edition(jobs: Iterable[Job]) -> str | None:
+    """``"2026"`` when some job has a 2026-only output, ``"2025"`` when some job has a 2025 task's key
+    output, else ``None`` (:func:`hecktor.interface.edition_of_outputs`)."""
+    return interface.edition_of_outputs(_output_paths(jobs))
+
+
+def detect_tasks(jobs: Iterable[Job], edition: str = interface.DEFAULT_EDITION) -> list[int]:
+    """Tasks recognised from the jobs' output relative paths (:func:`hecktor.interface.tasks_of_outputs`)."""
+    return interface.tasks_of_outputs(_output_paths(jobs), edition)
+
+
+def jobs_for_task(
+    jobs: Iterable[Job], task: int, scored_tasks: list[int], edition: str = interface.DEFAULT_EDITION
+) -> list[Job]:
     """Jobs that belong to ``task``: those with its key output, plus jobs with no key output of any
-    scored task (failed jobs usually have no outputs)."""
+    scored task (failed jobs usually have no outputs). In 2026 one job writes every output: every job
+    belongs to every task (an output it lacks is a ``missing_output`` of that task)."""
+    if edition == "2026":
+        return list(jobs)
     selected = []
     for job in jobs:
-        own = [t for t in job.tasks() if t in scored_tasks]
+        own = [t for t in job.tasks(edition) if t in scored_tasks]
         if task in own or not own:
             selected.append(job)
     return selected
 
 
 def submissions_for_task(
-    jobs: Iterable[Job], task: int, input_root: str | Path, patients: Iterable[str]
+    jobs: Iterable[Job],
+    task: int,
+    input_root: str | Path,
+    patients: Iterable[str],
+    edition: str = interface.DEFAULT_EDITION,
 ) -> tuple[dict[str, CaseSubmission], list[Problem]]:
-    """One :class:`CaseSubmission` per ground-truth patient of ``task`` and the job-level problems."""
+    """One :class:`CaseSubmission` per ground-truth patient of ``task`` (outputs of ``edition``) and the
+    job-level problems."""
     input_root = Path(input_root)
     wanted = sorted(set(patients))
     wanted_set = set(wanted)
@@ -236,16 +259,16 @@ def submissions_for_task(
             )
         else:
             try:
-                _locate_outputs(case, job, task, input_root)
+                _locate_outputs(case, job, task, input_root, edition)
             except OSError as exc:  # e.g. a pk longer than a file name may be (ENAMETOOLONG)
                 _unusable(case, task, "unreadable_prediction", f"job output folder cannot be read ({exc.strerror})")
         cases[patient_id] = case
     return cases, problems
 
 
-def _locate_outputs(case: CaseSubmission, job: Job, task: int, input_root: Path) -> None:
+def _locate_outputs(case: CaseSubmission, job: Job, task: int, input_root: Path, edition: str) -> None:
     """Fill ``case`` from a succeeded job's outputs."""
-    key = interface.TASK_KEY_OUTPUT[task]
+    key = interface.key_outputs(edition)[task]
     job_output = input_root / job.pk / "output"
     if task == 1:
         folder = job_output / key.relative_path
@@ -264,6 +287,11 @@ def _locate_outputs(case: CaseSubmission, job: Job, task: int, input_root: Path)
         case.image_path = image_path
         return
     case.value = json_output_value(job, key, job_output, input_root)
+    if task == interface.STAGING_TASK:
+        case.n_stage = json_output_value(job, interface.N_STAGE, job_output, input_root)
+        if case.value is MISSING and case.n_stage is MISSING:
+            _missing_output(case, key, task)
+        return
     if case.value is MISSING:
         _missing_output(case, key, task)
     if task == 2:

@@ -40,12 +40,16 @@ def run_task2(
     conventions: Conventions,
     *,
     include_truth: bool = False,
+    rfs_output: str | None = None,
 ) -> TaskScore:
     """Score Task 2 for the patients of ``submissions`` (each with known RFS and Relapse).
 
     ``include_truth`` adds the ground truth (RFS, Relapse) to each result row; off for Grand Challenge,
-    where per-case results may be shown to participants.
+    where per-case results may be shown to participants. ``rfs_output`` (HECKTOR 2026 only): ``"time"``
+    when the submitted value is a predicted RFS (higher = later recurrence), negated into the risk; ``"risk"``
+    when it already is one. Then each row also has ``rfs``, the value as submitted.
     """
+    sign = -1.0 if rfs_output == "time" else 1.0
     score = TaskScore(TASK)
     patients = sorted(submissions)
     time = np.array([gt.outcomes[p].rfs_days for p in patients], dtype=float)
@@ -63,10 +67,12 @@ def run_task2(
             if parsed.value is None:
                 status = "invalid"
             else:
-                risk[i] = float(parsed.value)
+                risk[i] = sign * float(parsed.value)
         curves.append(_curve_of(sub, score.problems) if status == "ok" else None)
         row = row_head(TASK, pid, gt.center_id(pid), sub.job_pk, status)
         row["risk"] = None if np.isnan(risk[i]) else float(risk[i])
+        if rfs_output is not None:
+            row["rfs"] = None if row["risk"] is None else sign * row["risk"]
         if include_truth:
             row["RFS"] = float(time[i])
             row["Relapse"] = int(event[i])

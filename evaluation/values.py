@@ -13,6 +13,7 @@ Policy (documented in docs/evaluation.md):
 - survival curve (``rfs-survival-curve.json``, optional, used for the integrated Brier score only):
   ``{"times_days": [...], "survival": [...]}`` of equal, non-zero length, finite numbers, strictly
   increasing times and non-increasing survival in [0, 1]; anything else is ignored with a warning.
+- T and N stages (HECKTOR 2026 ``t-stage.json``, ``n-stage.json``): :func:`interpret_stage`.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from evaluation.problems import Severity
+from hecktor.staging import StageKind, normalise_stage
 
 
 @dataclass(frozen=True)
@@ -131,3 +133,31 @@ def interpret_curve(raw: Any) -> Interpretation:
     if any(not 0.0 <= v <= 1.0 for v in s) or any(b > a + 1e-9 for a, b in itertools.pairwise(s)):
         return unusable("survival is not non-increasing in [0, 1]")
     return Interpretation((t, s))
+
+
+def interpret_stage(raw: Any, kind: StageKind) -> Interpretation:
+    """A HECKTOR 2026 T (``kind="T"``) or N stage: value ``"T1"``..``"T4"`` / ``"N0"``..``"N3"`` or ``None``.
+
+    The canonical string is silent; the sub-stages the template collapses (``"N2b"`` -> ``"N2"``) are a note;
+    other spellings normalised by :func:`hecktor.staging.normalise_stage` (``" t3"``, ``3``) a warning; an
+    unknown (``"Tx"``, null) or invalid stage an error, scored as a wrong call.
+    """
+    what = f"{kind} stage"
+    stage = normalise_stage(raw, kind)
+    if stage.value is not None:
+        if not stage.normalised:
+            return Interpretation(stage.value)
+        if isinstance(raw, str) and raw.strip()[:2] == stage.value:
+            return Interpretation(
+                stage.value, "note", "collapsed_stage", f"{what} {describe(raw)} read as {stage.value!r}"
+            )
+        return Interpretation(
+            stage.value, "warning", "normalised_stage", f"{what} {describe(raw)} read as {stage.value!r}"
+        )
+    if raw is None:
+        return Interpretation(None, "error", "null_value", f"{what} is null; scored as a wrong call")
+    if stage.unknown:
+        return Interpretation(
+            None, "error", "unknown_stage", f"{what} {describe(raw)} says unknown; scored as a wrong call"
+        )
+    return Interpretation(None, "error", "invalid_stage", f"{stage.reason}; scored as a wrong call")

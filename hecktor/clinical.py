@@ -13,7 +13,13 @@ field                       unit / encoding                          accepted sp
 ``Treatment``               0/1 as in the organisers' CSVs           as above
 ``M-stage``                 0 = M0, 1 = M1; Mx = unknown (missing)   "M0", "M1", "Mx", 0, 1
 ``CenterID``                integer centre code                      3, "3"
+``HPV Status``              1 = positive, 0 = negative (2026 input)  1/0, "positive"/"negative"
 ==========================  ======================================  ==========================
+
+HECKTOR 2026 gives ``HPV Status`` as an input and no M-stage: :data:`FEATURE_FIELDS_2026`. In 2025 HPV is
+the Task 3 target: it is parsed when present but never part of :data:`FEATURE_FIELDS`. ``ehr.json`` files
+are read tolerantly (:func:`loads_tolerant`): the organisers' own 2026 sample ends its object with a
+trailing comma, which strict JSON refuses.
 
 Missing values are absent keys, ``null``, NaN, empty strings or words like "unknown"; they parse to
 ``None`` and are imputed by the models that use them (never guessed here). Keys are matched after
@@ -43,11 +49,14 @@ PERFORMANCE = "Performance Status"
 TREATMENT = "Treatment"
 M_STAGE = "M-stage"
 CENTER = "CenterID"
+HPV = "HPV Status"
 
-#: Model input fields, in the order of :meth:`ClinicalRecord.vector`.
+#: Model input fields (2025), in the order of :meth:`ClinicalRecord.vector`.
 FEATURE_FIELDS: tuple[str, ...] = (AGE, GENDER, TOBACCO, ALCOHOL, PERFORMANCE, TREATMENT, M_STAGE)
+#: Model input fields of HECKTOR 2026: HPV status is an input, M-stage is gone.
+FEATURE_FIELDS_2026: tuple[str, ...] = (AGE, GENDER, TOBACCO, ALCOHOL, PERFORMANCE, TREATMENT, HPV)
 #: All fields parsed from a record.
-ALL_FIELDS: tuple[str, ...] = (*FEATURE_FIELDS, CENTER)
+ALL_FIELDS: tuple[str, ...] = (*FEATURE_FIELDS, HPV, CENTER)
 
 _MISSING_WORDS = {"", "mx", "nan", "na", "n/a", "none", "null", "unknown", "unk", "missing", "?", "-", "x"}
 _YES = {"1", "yes", "y", "true", "t", "current", "former", "positive", "pos"}
@@ -77,6 +86,9 @@ _ALIASES: dict[str, str] = {
     "ecog": PERFORMANCE,
     "whops": PERFORMANCE,
     "therapy": TREATMENT,
+    "hpv": HPV,
+    "hpvstatus": HPV,
+    "p16": HPV,
     "mstage": M_STAGE,
     "m": M_STAGE,
     "metastasis": M_STAGE,
@@ -97,9 +109,9 @@ class ClinicalRecord:
     def get(self, name: str) -> float | None:
         return self.values.get(name)
 
-    def vector(self) -> list[float]:
-        """Model inputs in :data:`FEATURE_FIELDS` order, ``nan`` where missing (to be imputed)."""
-        return [math.nan if self.values.get(f) is None else float(self.values[f]) for f in FEATURE_FIELDS]
+    def vector(self, fields: tuple[str, ...] = FEATURE_FIELDS) -> list[float]:
+        """Model inputs in ``fields`` order (2025 default; :data:`FEATURE_FIELDS_2026`), ``nan`` where missing."""
+        return [math.nan if self.values.get(f) is None else float(self.values[f]) for f in fields]
 
     @property
     def missing(self) -> list[str]:
@@ -198,6 +210,7 @@ _PARSERS = {
     TREATMENT: _parse_binary,
     M_STAGE: _parse_m_stage,
     CENTER: _parse_center,
+    HPV: _parse_binary,
 }
 
 
@@ -239,17 +252,6 @@ def parse_clinical(raw: Mapping[str, Any] | None) -> ClinicalRecord:
 MAX_CLINICAL_BYTES = 1 << 20
 
 
-def _tolerant_json(text: str) -> Any:
-    """``json.loads``, retried without trailing commas (the organisers' 2026 sample ``ehr.json`` has one)."""
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError:
-        fixed = re.sub(r",(\s*[}\]])", r"\1", text)
-        if fixed == text:
-            raise
-        return json.loads(fixed)
-
-
 def read_clinical_json(path: str | Path) -> ClinicalRecord:
     """Read and parse an ``ehr.json`` file.
 
@@ -267,7 +269,8 @@ def read_clinical_json(path: str | Path) -> ClinicalRecord:
         size = path.stat().st_size
         if size > MAX_CLINICAL_BYTES:
             raise ValueError(f"{size} bytes, more than a clinical record can hold")
-        return parse_clinical(_tolerant_json(path.read_text(encoding="utf-8-sig")))
+        raw, repaired = loads_tolerant(path.read_text(encoding="utf-8-sig"))
+        record = parse_clinical(raw)
     except RecursionError:
         reason = "nested too deep to parse"
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
@@ -276,9 +279,57 @@ def read_clinical_json(path: str | Path) -> ClinicalRecord:
         reason = f"cannot be read ({exc.strerror or exc})"
     except Exception as exc:  # whatever else the parser raises: a documented fallback, never a failed job
         reason = f"cannot be used ({type(exc).__name__}: {str(exc)[:120]})"
+    else:
+        if repaired:
+            record.notes.insert(0, f"{path}: ignored {repaired} trailing comma(s) (not strict JSON)")
+        return record
     record = parse_clinical(None)
     record.notes[-1] = f"{path}: {reason}; all fields treated as missing"
     return record
+
+
+def loads_tolerant(text: str) -> tuple[Any, int]:
+    """``json.loads`` that also accepts trailing commas before ``}`` or ``]`` (outside strings).
+
+    Returns the value and how many trailing commas were dropped (0 for strict JSON).
+
+    Raises:
+        json.JSONDecodeError: the text is not JSON even without its trailing commas.
+    """
+    try:
+        return json.loads(text), 0
+    except json.JSONDecodeError:
+        cleaned, dropped = _drop_trailing_commas(text)
+        if not dropped:
+            raise
+        return json.loads(cleaned), dropped
+
+
+_CLOSING = re.compile(r"\s*[}\]]")
+
+
+def _drop_trailing_commas(text: str) -> tuple[str, int]:
+    """``text`` without the commas that only whitespace separates from a closing ``}``/``]``."""
+    out: list[str] = []
+    dropped = 0
+    in_string = escaped = False
+    for i, char in enumerate(text):
+        if in_string:
+            out.append(char)
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+            continue
+        if char == '"':
+            in_string = True
+        elif char == "," and _CLOSING.match(text, i + 1):
+            dropped += 1
+            continue
+        out.append(char)
+    return "".join(out), dropped
 
 
 def require_json_value(path: str | Path) -> Any:

@@ -8,6 +8,16 @@
     ROOT/HECKTOR_2025_Training_Task_{1,2,3}.csv     PatientID, CenterID, clinical columns,
                                                     RFS (days), Relapse (0/1), HPV Status (0/1); blank = unknown
 
+HECKTOR 2026 (one unified task; 781 training cases) [our assumption: the organisers' template repository
+``BioMedIA-MBZUAI/HECKTOR2026`` publishes no training table, so the names follow the 2025 ones and the
+HECKTOR 2022 ``T-stage``/``N-stage``/``M-stage`` columns; any spelling of the stage columns is read,
+:func:`stage_column`]::
+
+    ROOT/<PID>/<PID>__CT.nii.gz, <PID>__PT.nii.gz, <PID>.nii.gz        (no task folders)
+    ROOT/HECKTOR_2026_Training.csv     PatientID, CenterID, Age, Gender, Tobacco Consumption, Alcohol Consumption,
+                                       Performance Status, Treatment, HPV Status (0/1, an input in 2026),
+                                       T-stage (T1..T4), N-stage (N0..N3), RFS (days), Relapse (0/1)
+
 Readers accept any spelling of a task folder (``Task 1``, ``Task_1``, ``task-1``, ``TASK1``) and any ITK
 image suffix (:data:`hecktor.imageio.IMAGE_SUFFIXES`); writers use the canonical names below. The
 training data (``algorithm.training``), the evaluation's ground truth (``evaluation.ground_truth``) and
@@ -20,6 +30,7 @@ import math
 import re
 from pathlib import Path
 
+from hecktor.clinical import CENTER, FEATURE_FIELDS_2026
 from hecktor.imageio import IMAGE_SUFFIXES
 
 TASKS: tuple[int, ...] = (1, 2, 3)
@@ -29,6 +40,25 @@ NIFTI = ".nii.gz"
 IMAGE_TAGS: dict[str, str] = {"ct": "CT", "pet": "PT", "planning_ct": "CTPlanning", "rt_dose": "RTDOSE"}
 #: The per-task tables, any year or spelling (``HECKTOR_2025_Training_Task_2.csv``).
 CSV_GLOB = "HECKTOR_*Task_*.csv"
+#: The 2026 table, any suffix after the year (``HECKTOR_2026_Training.csv``).
+CSV_GLOB_2026 = "HECKTOR_2026*.csv"
+CSV_NAME_2026 = "HECKTOR_2026_Training.csv"
+#: Column names of the 2026 table written by our tools (readers accept other spellings).
+T_STAGE_COLUMN = "T-stage"
+N_STAGE_COLUMN = "N-stage"
+COLUMNS_2026: tuple[str, ...] = (
+    "PatientID",
+    CENTER,
+    *FEATURE_FIELDS_2026,
+    T_STAGE_COLUMN,
+    N_STAGE_COLUMN,
+    "RFS",
+    "Relapse",
+)
+_STAGE_KEYS: dict[str, frozenset[str]] = {
+    "T": frozenset({"tstage", "t", "tcategory", "clinicaltstage", "ctstage", "ajcct"}),
+    "N": frozenset({"nstage", "n", "ncategory", "clinicalnstage", "cnstage", "ajccn"}),
+}
 _TASK_DIR = re.compile(r"task[\s_-]*(\d)")
 
 
@@ -66,6 +96,16 @@ def csv_name(task: int) -> str:
 def csv_path(root: str | Path, task: int) -> Path:
     """``ROOT/HECKTOR_2025_Training_Task_<n>.csv``."""
     return Path(root) / csv_name(task)
+
+
+def stage_column(columns: list[str] | tuple[str, ...], kind: str) -> str | None:
+    """The column of a table holding the ``kind`` (``"T"``/``"N"``) stage: ``T-stage``, ``T stage``,
+    ``T_Stage``, ``TStage``, ``T`` ... (case, spaces, ``-`` and ``_`` ignored), or ``None``."""
+    wanted = _STAGE_KEYS[kind]
+    for column in columns:
+        if re.sub(r"[^a-z0-9]", "", column.lower()) in wanted:
+            return column
+    return None
 
 
 def image_stem(patient_id: str, kind: str) -> str:

@@ -4,10 +4,20 @@ Matching is always done by ``relative_path`` (stable across the 2025 ``interface
 ``socket`` payload keys); slugs are given for building payloads and for documentation.
 
 Paths are relative to ``/input`` (algorithm inputs) or ``/output`` (algorithm outputs).
+
+Two editions are declared side by side (:data:`EDITIONS`; :func:`edition` reads the setting):
+
+- **2025** (the default): three tasks, each its own phase (:data:`TASK_INPUTS`, :data:`TASK_OUTPUTS`).
+- **2026** (``BioMedIA-MBZUAI/HECKTOR2026``): one job per case writes all four outputs
+  (``EDITION_OUTPUTS["2026"]``); the ``ehr.json`` carries ``HPV Status`` as an input and no M-stage.
+  The evaluation scores it as the tasks :data:`PHASE_2026_TASKS`: segmentation (1), RFS (2) and the
+  T/N staging (:data:`STAGING_TASK`), then the weighted final score.
 """
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -50,6 +60,16 @@ HPV_PROBABILITY = Socket("hpv-probability", "hpv-probability.json", Kind.JSON, "
 #: ``{"times_days": [...], "survival": [...]}``; the evaluation's integrated Brier score reads it.
 RFS_SURVIVAL_CURVE = Socket("rfs-survival-curve", "rfs-survival-curve.json", Kind.JSON, "RFS survival curve")
 
+# HECKTOR 2026 outputs (``rfs.json`` keeps the 2025 path and slug: :data:`RFS`).
+SEGMENTATION_2026 = Socket(
+    "head-neck-tumor-segmentation",
+    "images/head-neck-tumor-segmentation",
+    Kind.IMAGE,
+    "Head and neck tumour segmentation",
+)
+T_STAGE = Socket("t-stage", "t-stage.json", Kind.JSON, "T stage")
+N_STAGE = Socket("n-stage", "n-stage.json", Kind.JSON, "N stage")
+
 #: Output file name inside an image output folder (GC accepts any single .mha there).
 SEGMENTATION_FILENAME = "output.mha"
 
@@ -74,6 +94,27 @@ OPTIONAL_OUTPUTS: frozenset[Socket] = frozenset({HPV_PROBABILITY, RFS_SURVIVAL_C
 #: The output whose presence identifies a task's phase in predictions.json.
 TASK_KEY_OUTPUT: dict[int, Socket] = {1: SEGMENTATION, 2: RFS, 3: HPV_STATUS}
 
+#: The editions the kit serves, the default, and the environment variable that chooses one.
+EDITIONS: tuple[str, ...] = ("2025", "2026")
+DEFAULT_EDITION = "2025"
+EDITION_ENV = "HECKTOR_EDITION"
+#: Inputs and outputs of one job, per edition (2025: every task's, the union of the three phases).
+EDITION_INPUTS: dict[str, tuple[Socket, ...]] = {
+    "2025": (CT, PET, EHR, PLANNING_CT, RT_DOSE),
+    "2026": (CT, PET, EHR),
+}
+EDITION_OUTPUTS: dict[str, tuple[Socket, ...]] = {
+    "2025": (SEGMENTATION, RFS, RFS_SURVIVAL_CURVE, HPV_STATUS, HPV_PROBABILITY),
+    "2026": (SEGMENTATION_2026, T_STAGE, N_STAGE, RFS),
+}
+#: The evaluation's task number of the 2026 T and N staging (tasks 1 and 2 keep their 2025 meaning).
+STAGING_TASK = 4
+#: The tasks a 2026 phase is scored as, and the output that identifies each.
+PHASE_2026_TASKS: tuple[int, ...] = (1, 2, STAGING_TASK)
+TASK_KEY_OUTPUT_2026: dict[int, Socket] = {1: SEGMENTATION_2026, 2: RFS, STAGING_TASK: T_STAGE}
+#: Outputs only a 2026 job writes: their presence makes a submission a 2026 phase.
+OUTPUTS_ONLY_2026: frozenset[Socket] = frozenset({SEGMENTATION_2026, T_STAGE, N_STAGE})
+
 ALL_SOCKETS: tuple[Socket, ...] = (
     CT,
     PET,
@@ -85,10 +126,49 @@ ALL_SOCKETS: tuple[Socket, ...] = (
     HPV_STATUS,
     HPV_PROBABILITY,
     RFS_SURVIVAL_CURVE,
+    SEGMENTATION_2026,
+    T_STAGE,
+    N_STAGE,
 )
 BY_RELATIVE_PATH: dict[str, Socket] = {s.relative_path: s for s in ALL_SOCKETS}
 
 
-def tasks_of_outputs(relative_paths: set[str]) -> list[int]:
-    """Tasks whose key output is among ``relative_paths`` (sorted)."""
-    return sorted(t for t, s in TASK_KEY_OUTPUT.items() if s.relative_path in relative_paths)
+def edition(value: str | None = None, environ: Mapping[str, str] | None = None) -> str:
+    """The edition in force: ``value`` (a flag) when given, else ``$HECKTOR_EDITION``, else 2025.
+
+    Raises:
+        ValueError: the value is not one of :data:`EDITIONS` (the message names where it came from).
+    """
+    environ = os.environ if environ is None else environ
+    source, raw = ("--edition", value) if value is not None else (EDITION_ENV, environ.get(EDITION_ENV, ""))
+    text = str(raw).strip()
+    if not text:
+        return DEFAULT_EDITION
+    if text not in EDITIONS:
+        raise ValueError(f"{source}={text!r}: the edition must be one of {', '.join(EDITIONS)}")
+    return text
+
+
+def edition_of_outputs(relative_paths: set[str]) -> str | None:
+    """``"2026"`` when a 2026-only output is among ``relative_paths``, ``"2025"`` when a 2025 task's key
+    output is, else ``None`` (nothing to tell, e.g. only failed jobs)."""
+    if any(s.relative_path in relative_paths for s in OUTPUTS_ONLY_2026):
+        return "2026"
+    if any(s.relative_path in relative_paths for s in TASK_KEY_OUTPUT.values()):
+        return "2025"
+    return None
+
+
+def key_outputs(edition_name: str) -> dict[int, Socket]:
+    """Task number -> the output identifying it, in ``edition_name``."""
+    return TASK_KEY_OUTPUT_2026 if edition_name == "2026" else TASK_KEY_OUTPUT
+
+
+def tasks_of_outputs(relative_paths: set[str], edition_name: str = DEFAULT_EDITION) -> list[int]:
+    """Tasks whose key output is among ``relative_paths`` (sorted); in 2026 the staging task is also
+    recognised from ``n-stage.json`` alone."""
+    keys = key_outputs(edition_name)
+    found = {t for t, s in keys.items() if s.relative_path in relative_paths}
+    if edition_name == "2026" and N_STAGE.relative_path in relative_paths:
+        found.add(STAGING_TASK)
+    return sorted(found)

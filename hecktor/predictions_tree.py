@@ -34,12 +34,17 @@ class JobSpec:
         return self.pk or str(uuid.uuid5(uuid.NAMESPACE_URL, f"hecktor-job/{self.patient_id}"))
 
 
-def write_predictions_tree(root: str | Path, jobs: Iterable[JobSpec], task: int) -> Path:
-    """Write ``root/predictions.json`` and ``root/<pk>/output/...`` for ``task``'s output sockets.
+def write_predictions_tree(
+    root: str | Path, jobs: Iterable[JobSpec], task: int | None = None, *, edition: str = interface.DEFAULT_EDITION
+) -> Path:
+    """Write ``root/predictions.json`` and ``root/<pk>/output/...`` for ``task``'s output sockets (2025), or
+    for every output of a 2026 job (``edition="2026"``, ``task`` unused).
 
     Outputs missing from a job's ``outputs_dir`` are left out of that job (as the platform does for a
     job that wrote nothing there). Returns the path of ``predictions.json``.
     """
+    if edition != "2026" and task not in interface.TASK_OUTPUTS:
+        raise ValueError(f"a 2025 predictions tree needs task 1, 2 or 3, got {task!r}")
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
     entries = []
@@ -53,7 +58,8 @@ def write_predictions_tree(root: str | Path, jobs: Iterable[JobSpec], task: int)
             socket_value(interface.EHR, value={}),
         ]
         outputs = []
-        for socket in interface.TASK_OUTPUTS[task]:
+        sockets = interface.EDITION_OUTPUTS["2026"] if edition == "2026" else interface.TASK_OUTPUTS[task]  # type: ignore[index]
+        for socket in sockets:
             source = None if job.outputs_dir is None else Path(job.outputs_dir) / socket.relative_path
             if source is None or not source.exists():
                 continue

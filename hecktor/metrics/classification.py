@@ -141,3 +141,37 @@ def _as_binary(values: Sequence[object] | np.ndarray, name: str, *, allow_missin
         else:
             raise ValueError(f"{name}[{k}] = {value!r} is not 0/1 (False/True)")
     return out
+
+
+@dataclass(frozen=True)
+class MulticlassResult:
+    """Balanced accuracy of one set of categorical calls (HECKTOR 2026 T and N stages).
+
+    Attributes:
+        balanced_accuracy: mean over the classes present in the truth of their recall (as
+            ``sklearn.metrics.balanced_accuracy_score``); NaN with no patient.
+        recall: class -> recall, for the classes present in the truth.
+        n_correct: calls equal to the truth.
+        n_missing_predictions: calls that were missing (``None``), each counted wrong.
+    """
+
+    balanced_accuracy: float
+    recall: dict[str, float]
+    n_correct: int
+    n_missing_predictions: int
+
+
+def multiclass_balanced_accuracy(truth: Sequence[str], predicted: Sequence[str | None]) -> MulticlassResult:
+    """Balanced accuracy of ``predicted`` against ``truth`` (equal lengths); a ``None`` call is wrong.
+
+    Classes absent from the truth do not enter the mean (a call of such a class is simply wrong).
+    """
+    if len(truth) != len(predicted):
+        raise ValueError(f"{len(truth)} true classes but {len(predicted)} calls")
+    hits: dict[str, list[bool]] = {}
+    for t, p in zip(truth, predicted, strict=True):
+        hits.setdefault(t, []).append(p == t)
+    recall = {c: sum(v) / len(v) for c, v in sorted(hits.items())}
+    balanced = sum(recall.values()) / len(recall) if recall else math.nan
+    n_correct = sum(sum(v) for v in hits.values())
+    return MulticlassResult(balanced, recall, n_correct, sum(p is None for p in predicted))

@@ -6,6 +6,10 @@ to its point estimate; or ``integrated_brier_score``, omitted when undefined), w
 leaderboard, whether the logs and the demo show it (``headline``), and a one-line definition. The task
 modules of the evaluation take their fallbacks from here, the logs and the demo their columns;
 ``docs/evaluation.md`` lists exactly these keys (tested).
+
+HECKTOR 2026 scores one phase as the tasks 1 (segmentation), 2 (RFS) and 4 (T/N staging and the final
+score, :data:`hecktor.interface.STAGING_TASK`): a 2026 ``metrics.json`` holds the Task 1 and Task 2 keys below
+plus the Task 4 keys; :data:`FINAL_SCORE_WEIGHTS` weighs its final score.
 """
 
 from __future__ import annotations
@@ -16,6 +20,12 @@ from dataclasses import dataclass
 WORST = 0.0
 #: Fallback of a score whose chance level is 0.5 (C-index, AUC, balanced accuracy).
 CHANCE = 0.5
+#: Fallback of a T or N stage balanced accuracy: chance with four classes.
+STAGE_CHANCE = 0.25
+#: The 2026 task number of the staging and final-score keys (:data:`hecktor.interface.STAGING_TASK`).
+TASK_2026 = 4
+#: HECKTOR 2026 final score = Σ weight x aggregate (reproduces a team's published test figures to 2e-4).
+FINAL_SCORE_WEIGHTS: dict[str, float] = {"dice_score": 0.25, "staging_score": 0.35, "c_index": 0.40}
 
 
 @dataclass(frozen=True)
@@ -81,6 +91,24 @@ AGGREGATES: tuple[Aggregate, ...] = (
     _count("task3_n_negative", 3, "HPV-negative patients among them"),
     _count("task3_n_missing_predictions", 3, "patients without a usable call"),
     _count("task3_n_with_probability", 3, "patients with a usable probability"),
+    # HECKTOR 2026 (with the Task 1 and Task 2 keys above, scored on the 2026 outputs)
+    Aggregate(
+        "final_score", TASK_2026, "higher", WORST, "0.25 dice_score + 0.35 staging_score + 0.40 c_index", True, True
+    ),
+    Aggregate("dice_score", TASK_2026, "higher", WORST, "(GTVp_mean_dice + GTVn_mean_dice) / 2", headline=True),
+    Aggregate("GTVn_mean_dice", TASK_2026, "higher", WORST, "mean over cases of the GTVn Dice (--gtvn-empty)"),
+    _count("GTVn_mean_dice_n_cases", TASK_2026, "cases in that mean (fewer under --gtvn-empty exclude)"),
+    Aggregate("staging_score", TASK_2026, "higher", STAGE_CHANCE, "(T BA + N BA) / 2", headline=True),
+    Aggregate(
+        "t_stage_balanced_accuracy", TASK_2026, "higher", STAGE_CHANCE, "mean recall of T1..T4 present", headline=True
+    ),
+    Aggregate(
+        "n_stage_balanced_accuracy", TASK_2026, "higher", STAGE_CHANCE, "mean recall of N0..N3 present", headline=True
+    ),
+    _count("t_stage_n_cases", TASK_2026, "patients with a known T stage"),
+    _count("n_stage_n_cases", TASK_2026, "patients with a known N stage"),
+    _count("t_stage_n_missing_predictions", TASK_2026, "of them, without a usable T stage (a wrong call)"),
+    _count("n_stage_n_missing_predictions", TASK_2026, "of them, without a usable N stage (a wrong call)"),
 )
 #: Keys present whatever the task: problem counts.
 GENERAL_KEYS: tuple[str, ...] = ("n_errors", "n_warnings")

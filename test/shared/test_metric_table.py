@@ -32,7 +32,7 @@ def test_table_is_consistent() -> None:
     keys = [a.key for a in table.AGGREGATES]
     assert len(keys) == len(set(keys))
     for a in table.AGGREGATES:
-        assert a.task in (1, 2, 3) and a.direction in ("higher", "lower", "count") and a.definition
+        assert a.task in (1, 2, 3, 4) and a.direction in ("higher", "lower", "count") and a.definition
         assert (a.fallback is None) == (a.direction == "count" or "_ci_" in a.key or a.key == "integrated_brier_score")
     assert table.ranking_keys(1) == ("GTVp_mean_dice", "GTVn_aggregated_dice", "GTVn_aggregated_f1")
     assert table.ranking_keys(2) == ("c_index",) and table.ranking_keys(3) == ("balanced_accuracy",)
