@@ -26,7 +26,7 @@ from hecktor.clinical import ClinicalRecord
 def _phantom_suv() -> np.ndarray:
     """A small PET in SUV: air 0, body ~0.8 with noise, a hot 'tumour' of SUV ~12."""
     rng = np.random.default_rng(3)
-    z, y, x = np.mgrid[:24, :32, :32]
+    _z, y, x = np.mgrid[:24, :32, :32]
     body = (y - 16) ** 2 + (x - 16) ** 2 < 13**2
     suv = np.where(body, rng.gamma(16.0, 0.05, body.shape), 0.0)
     suv[10:14, 12:16, 12:16] = 12.0
@@ -99,7 +99,7 @@ def test_huge_outliers_are_repaired_from_neighbours() -> None:
 
 
 def _ct_hu() -> np.ndarray:
-    z, y, x = np.mgrid[:16, :24, :24]
+    _z, y, x = np.mgrid[:16, :24, :24]
     body = (y - 12) ** 2 + (x - 12) ** 2 < 9**2
     ct = np.where(body, 40, -1000).astype(np.int16)
     ct[6:9, 10:14, 10:14] = 1200  # bone
