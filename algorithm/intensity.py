@@ -31,10 +31,13 @@ sit near 0 and whose high percentile reaches soft tissue + 1024 is shifted by -1
 
 from __future__ import annotations
 
+import logging
 import math
 
 import numpy as np
 import SimpleITK as sitk
+
+log = logging.getLogger(__name__)
 
 #: Physical HU range of a CT (12-bit scanners): air to dense bone / metal artefacts.
 CT_RANGE_HU = (-1024.0, 3071.0)
@@ -256,3 +259,12 @@ def harmonise_ct(image: sitk.Image) -> tuple[sitk.Image, list[str]]:
 
 def _count_outside(view: np.ndarray, low: float, high: float) -> int:
     return int(np.count_nonzero(view < low)) + int(np.count_nonzero(view > high))
+
+
+def harmonise_training_pair(ct: sitk.Image, pet: sitk.Image, patient_id: str) -> tuple[sitk.Image, sitk.Image]:
+    """CT and PET of a training case harmonised like inference's inputs; the notes are logged."""
+    ct, ct_notes = harmonise_ct(ct)
+    pet, pet_notes = harmonise_pet(pet)
+    for note in ct_notes + pet_notes:
+        log.info("%s: %s", patient_id, note)
+    return ct, pet

@@ -161,7 +161,7 @@ class Algorithm:
         try:
             return self.segmenter.segment(case.ct, case.pet, timings=result.timings)
         except SegmentationOutOfMemory as exc:  # every cheaper inference plan was tried (memory module)
-            self._fallback(result, f"the segmentation mask is EMPTY because the case ran out of memory: {exc}")
+            self._fallback(result, f"segmentation failed: the mask is EMPTY because the case ran out of memory: {exc}")
             return empty_label_like(case.ct)
         except HecktorError:
             raise
@@ -169,7 +169,7 @@ class Algorithm:
             if is_out_of_memory(exc):
                 self._fallback(
                     result,
-                    "the segmentation mask is EMPTY because the case ran out of memory outside the network"
+                    "segmentation failed: the mask is EMPTY because the case ran out of memory outside the network"
                     f" ({type(exc).__name__}: {str(exc)[:160]})",
                 )
                 return empty_label_like(case.ct)

@@ -41,6 +41,7 @@ from algorithm.features import (
     empty_features,
     extract_features,
 )
+from algorithm.intensity import harmonise_training_pair
 from hecktor.clinical import ClinicalRecord, parse_clinical
 from hecktor.errors import HecktorError, InputError
 from hecktor.imageio import IMAGE_SUFFIXES, is_image_file, read_image
@@ -247,6 +248,7 @@ def case_features(case: TrainingCase) -> dict[str, float]:
         if label.GetPixelID() != sitk.sitkUInt8:
             label = sitk.Cast(label, sitk.sitkUInt8)
         dose = read_image(case.rt_dose, "RT dose") if case.rt_dose is not None else None
+        ct, pet = harmonise_training_pair(ct, pet, case.patient_id)  # Bq/ml, SUV x 1000, HU offset
     except InputError as exc:
         log.warning("%s: no imaging features (%s)", case.patient_id, exc)
         return empty_features()
