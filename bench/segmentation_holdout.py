@@ -25,6 +25,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pet-scale", type=float, nargs="*", default=[], help="extra runs with PET x factor")
     parser.add_argument("--tta", action="store_true")
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--max-cases", type=int, default=None, help="only the first N cases")
     args = parser.parse_args(argv)
 
     import torch
@@ -39,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(args.threads)
     model_dir = args.model_dir or resolve_component_dir("segmentation", None)
     segmenter = Segmenter.load(model_dir, device="cpu", tta=args.tta)
-    cases = find_cases(args.data)
+    cases = find_cases(args.data)[: args.max_cases]
     print(f"{len(cases)} cases from {args.data}, model {model_dir}, TTA {args.tta}")
     for scale in [1.0, *args.pet_scale]:
         start = time.perf_counter()

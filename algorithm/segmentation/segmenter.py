@@ -17,6 +17,7 @@ import numpy as np
 import SimpleITK as sitk
 import torch
 
+from algorithm.intensity import uptake_reference
 from algorithm.segmentation.config import ModelError, SegmentationConfig
 from algorithm.segmentation.infer import mirror_flips, predict_probabilities
 from algorithm.segmentation.locate_net import NetworkLocator
@@ -149,6 +150,9 @@ class Segmenter:
         """
         timings = {} if timings is None else timings
         case = locate_and_resample(ct, pet, self.config, timings=timings, locator=self.locator)
+        factor = calibration_factor(pet, self.config.pet_reference_suv)
+        if factor != 1.0:
+            case.pet *= np.float32(factor)
         probs = self._ensemble_probabilities(case.ct, case.pet, timings)
         del case.ct, case.pet
         with stage("map back", log, timings):
@@ -215,6 +219,22 @@ class Segmenter:
             total = probs if total is None else np.add(total, probs, out=total)
         assert total is not None
         return total
+
+
+#: Bounds of the calibration factor (beyond them the PET is not a plausible SUV image anyway).
+CALIBRATION_FACTOR_RANGE = (0.2, 5.0)
+
+
+def calibration_factor(pet: sitk.Image, reference_suv: float | None) -> float:
+    """Factor on the network's PET input that brings the case's uptake reference to ``reference_suv`` (1.0: off)."""
+    if reference_suv is None:
+        return 1.0
+    ref, _ = uptake_reference(sitk.GetArrayViewFromImage(pet))
+    if not (np.isfinite(ref) and ref > 0):
+        return 1.0
+    factor = float(np.clip(reference_suv / ref, *CALIBRATION_FACTOR_RANGE))
+    log.info("PET uptake reference %.3g SUV: network input scaled by %.3g (calibration-free input)", ref, factor)
+    return factor
 
 
 def _load_members(

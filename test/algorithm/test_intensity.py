@@ -136,3 +136,12 @@ def test_validate_case_converts_the_pet_and_logs_one_note(caplog) -> None:
     assert [n for n in notes if "SUV x 1000" in n] and len(notes) == 1
     assert sum("SUV x 1000" in r.getMessage() for r in caplog.records) == 1
     assert sitk.GetArrayViewFromImage(case.pet).max() == pytest.approx(12.0, abs=1e-3)
+
+
+def test_segmentation_input_is_calibration_free_when_configured() -> None:
+    from algorithm.segmentation.segmenter import calibration_factor
+
+    assert calibration_factor(_image(SUV), None) == 1.0
+    base = calibration_factor(_image(SUV), REFERENCE_BODY_SUV)
+    for shift in (0.5, 2.0):
+        assert calibration_factor(_image(SUV * shift), REFERENCE_BODY_SUV) * shift == pytest.approx(base)
