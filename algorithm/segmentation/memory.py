@@ -7,8 +7,10 @@ GPU, or an allocator ``RuntimeError`` such as "DefaultCPUAllocator: can't alloca
 1. sliding-window batch 1 (fewer windows in flight),
 2. no mirror test-time augmentation,
 3. a single fold instead of the ensemble,
-4. half precision (float16 weights and inputs), GPU only,
-5. the CPU instead of the GPU.
+4. sliding windows of 2/3 the edge (48^3 -> 32^3; multiples of 16): CPU 3-D convolutions unfold
+   each window (im2col), so the window size, not the batch, sets their peak,
+5. half precision (float16 weights and inputs), GPU only,
+6. the CPU instead of the GPU.
 
 Only when the last step also runs out of memory is :class:`SegmentationOutOfMemory` raised; the
 pipeline then writes the empty-mask fallback with a log line saying so plainly.
@@ -17,6 +19,7 @@ pipeline then writes the empty-mask fallback with a log line saying so plainly.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import dataclasses
 import gc
 import logging
@@ -65,6 +68,7 @@ class InferencePlan:
         max_folds: use at most this many folds per member (``None``: all).
         device: where the networks run.
         half: float16 weights and inputs (GPU only).
+        patch_scale: sliding-window edge as a fraction of the configured patch (rounded down to 16).
     """
 
     sw_batch_size: int
@@ -72,10 +76,27 @@ class InferencePlan:
     max_folds: int | None
     device: torch.device
     half: bool = False
+    patch_scale: float = 1.0
 
 
-def degradation_steps(first: InferencePlan, n_folds: int) -> list[tuple[str, InferencePlan]]:
-    """The plans to try in order, each with the sentence that describes the step (the first: ``""``)."""
+#: Fraction of the configured window edge used by the smaller-window step.
+SMALLER_WINDOW_SCALE = 2.0 / 3.0
+
+
+def scaled_patch(patch: Sequence[int], scale: float) -> list[int]:
+    """``patch`` (voxels) times ``scale``, each edge rounded down to a multiple of 16 (at least 16)."""
+    if scale >= 1.0:
+        return [int(p) for p in patch]
+    return [max(16, int(p * scale) // 16 * 16) for p in patch]
+
+
+def degradation_steps(
+    first: InferencePlan, n_folds: int, patch: Sequence[int] | None = None
+) -> list[tuple[str, InferencePlan]]:
+    """The plans to try in order, each with the sentence that describes the step (the first: ``""``).
+
+    ``patch``: the configured window (voxels); the smaller-window step is skipped when it would not shrink.
+    """
     steps = [("", first)]
     plan = first
     if plan.sw_batch_size > 1:
@@ -87,6 +108,10 @@ def degradation_steps(first: InferencePlan, n_folds: int) -> list[tuple[str, Inf
     if n_folds > 1 and (plan.max_folds is None or plan.max_folds > 1):
         plan = dataclasses.replace(plan, max_folds=1)
         steps.append((f"one fold instead of {n_folds}", plan))
+    if patch is not None and scaled_patch(patch, SMALLER_WINDOW_SCALE) != [int(p) for p in patch]:
+        plan = dataclasses.replace(plan, patch_scale=SMALLER_WINDOW_SCALE)
+        small = "x".join(map(str, scaled_patch(patch, SMALLER_WINDOW_SCALE)))
+        steps.append((f"smaller sliding windows ({'x'.join(map(str, patch))} -> {small} voxels)", plan))
     if plan.device.type == "cuda":
         plan = dataclasses.replace(plan, half=True)
         steps.append(("half precision on the GPU", plan))
@@ -95,14 +120,16 @@ def degradation_steps(first: InferencePlan, n_folds: int) -> list[tuple[str, Inf
     return steps
 
 
-def run_degrading(attempt: Callable[[InferencePlan], T], first: InferencePlan, n_folds: int) -> T:
+def run_degrading(
+    attempt: Callable[[InferencePlan], T], first: InferencePlan, n_folds: int, patch: Sequence[int] | None = None
+) -> T:
     """``attempt(plan)`` for each plan of :func:`degradation_steps` until one does not run out of memory.
 
     Raises:
         SegmentationOutOfMemory: every step ran out of memory (the message lists the steps tried).
         Exception: anything ``attempt`` raises that is not about memory, unchanged.
     """
-    steps = degradation_steps(first, n_folds)
+    steps = degradation_steps(first, n_folds, patch)
     tried: list[str] = []
     for k, (step, plan) in enumerate(steps):
         if step:
@@ -127,7 +154,11 @@ def run_degrading(attempt: Callable[[InferencePlan], T], first: InferencePlan, n
 
 
 def _release(device: torch.device) -> None:
+    """Free what the failed attempt held: Python garbage, glibc's free heap (address space counts under
+    ``ulimit -v``), and the CUDA cache."""
     gc.collect()
+    with contextlib.suppress(Exception):  # glibc only; elsewhere nothing to trim
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
     if device.type == "cuda" and torch.cuda.is_available():
         torch.cuda.empty_cache()
 

@@ -22,7 +22,7 @@ from algorithm.segmentation.config import ModelError, SegmentationConfig
 from algorithm.segmentation.infer import mirror_flips, predict_probabilities
 from algorithm.segmentation.locate_net import NetworkLocator
 from algorithm.segmentation.map_back import paste_on_ct, probabilities_on_ct_block
-from algorithm.segmentation.memory import InferencePlan, networks_for, run_degrading
+from algorithm.segmentation.memory import InferencePlan, networks_for, run_degrading, scaled_patch
 from algorithm.segmentation.network import load_fold
 from algorithm.segmentation.normalise import stack_channels
 from algorithm.segmentation.postprocess import remove_small_components
@@ -186,19 +186,26 @@ class Segmenter:
             device=self.device,
         )
         n_folds = max(len(m.nets) for m in self.members)
+        patch = self.members[0].config.patch_size
         if len(self.members) == 1:  # the single-model path: normalise once, in place
             member = self.members[0]
             with stage("normalise", log, timings):
                 image = stack_channels(ct_arr, pet_arr, member.config)
             with stage("infer", log, timings):
-                return run_degrading(lambda plan: self._member_probabilities(member, image, plan), first, n_folds)
-        return run_degrading(lambda plan: self._members_probabilities(ct_arr, pet_arr, timings, plan), first, n_folds)
+                return run_degrading(
+                    lambda plan: self._member_probabilities(member, image, plan), first, n_folds, patch
+                )
+        return run_degrading(
+            lambda plan: self._members_probabilities(ct_arr, pet_arr, timings, plan), first, n_folds, patch
+        )
 
     @staticmethod
     def _member_probabilities(member: Member, image: np.ndarray, plan: InferencePlan) -> np.ndarray:
         config = member.config
         if config.sw_batch_size > plan.sw_batch_size:
             config = dataclasses.replace(config, sw_batch_size=plan.sw_batch_size)
+        if plan.patch_scale < 1.0:
+            config = dataclasses.replace(config, patch_size=scaled_patch(config.patch_size, plan.patch_scale))
         with networks_for(member.nets, plan) as nets:
             return predict_probabilities(nets, image, config, plan.device, plan.tta)
 

@@ -55,6 +55,8 @@ def test_gpu_plan_degrades_through_every_step() -> None:
     last = steps[-1][1]
     assert (last.sw_batch_size, last.tta, last.max_folds, last.device.type, last.half) == (1, False, 1, "cpu", False)
     assert steps[-2][1].half and steps[-2][1].device.type == "cuda"
+    with_window = [name for name, _ in degradation_steps(first, 5, patch=[48, 48, 48])[1:]]
+    assert with_window[3] == "smaller sliding windows (48x48x48 -> 32x32x32 voxels)" and len(with_window) == 6
 
 
 def test_other_errors_are_not_retried() -> None:
@@ -104,7 +106,8 @@ def test_memory_error_at_every_step_says_the_mask_is_empty_because_of_memory(
     result = CaseResult()
     with caplog.at_level(logging.WARNING):
         label = algorithm._segment(case, result)
-    assert len(calls) == len(degradation_steps(InferencePlan(4, False, None, torch.device("cpu")), 1))
+    first = InferencePlan(4, False, None, torch.device("cpu"))
+    assert len(calls) == len(degradation_steps(first, 1, algorithm.segmenter.config.patch_size)) == 3
     assert np.count_nonzero(sitk.GetArrayViewFromImage(label)) == 0
     assert label.GetSize() == case.ct.GetSize() and label.GetOrigin() == case.ct.GetOrigin()
     assert len(result.fallbacks) == 1 and "mask is EMPTY because the case ran out of memory" in result.fallbacks[0]
