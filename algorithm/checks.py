@@ -5,7 +5,10 @@ counts as not 3-D), one whose voxels are all NaN/inf, a constant image, and a PE
 the CT in physical space.
 
 Repaired (a note is returned and the image in ``case`` is replaced): a few NaN/inf voxels, set to
--1024 HU in the CT (air) and 0 SUV in the PET, since a readable case must still produce outputs.
+-1024 HU in the CT (air) and 0 SUV in the PET, since a readable case must still produce outputs; then
+units and implausible values (:mod:`algorithm.intensity`): PET in SUV x 1000 or Bq/ml brought to SUV
+(or normalised unit-free when no unit can be trusted), impossible SUVs repaired, CT stored with a
++1024 offset shifted back to HU, CT values outside [-1024, 3071] HU clipped.
 Noted only: a PET that covers little of the CT, and a CT whose values do not look like HU.
 """
 
@@ -17,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import SimpleITK as sitk
 
+from algorithm.intensity import harmonise_ct, harmonise_pet
 from algorithm.reading import CaseInputs
 from hecktor.errors import InputError
 from hecktor.geometry import Grid, overlap_fraction, overlap_volume_mm3
@@ -42,6 +46,10 @@ def validate_case(case: CaseInputs) -> list[str]:
     notes += note
     case.pet, note = _check_image(case.pet, "PET", case.pet_path, PET_FILL_SUV)
     notes += note
+    case.ct, note = harmonise_ct(case.ct)
+    notes += note
+    case.pet, note = harmonise_pet(case.pet)
+    notes += note
 
     ct_grid, pet_grid = Grid.of(case.ct), Grid.of(case.pet)
     if overlap_volume_mm3(ct_grid, pet_grid) <= 0:
@@ -50,9 +58,6 @@ def validate_case(case: CaseInputs) -> list[str]:
     if covered < LOW_OVERLAP_FRACTION:
         notes.append(f"PET covers only {covered:.0%} of the CT's extent; segmentation is limited to the overlap")
 
-    ct_min = float(sitk.GetArrayViewFromImage(case.ct).min())
-    if ct_min > -500:
-        notes.append(f"CT minimum is {ct_min:.0f}, no air below -500: the CT may not be in HU")
     for note in notes:
         log.warning("input check: %s", note)
     return notes

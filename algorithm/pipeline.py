@@ -171,11 +171,23 @@ class Algorithm:
         return result
 
     def _segment(self, case: CaseInputs, result: CaseResult) -> sitk.Image:
+        from algorithm.segmentation.memory import SegmentationOutOfMemory, is_out_of_memory
+
         try:
             return self.segmenter.segment(case.ct, case.pet, timings=result.timings)
+        except SegmentationOutOfMemory as exc:  # every cheaper inference plan was tried (memory module)
+            self._fallback(result, f"segmentation failed: the mask is EMPTY because the case ran out of memory: {exc}")
+            return empty_label_like(case.ct)
         except HecktorError:
             raise
         except Exception as exc:  # a readable case must still get outputs
+            if is_out_of_memory(exc):
+                self._fallback(
+                    result,
+                    "segmentation failed: the mask is EMPTY because the case ran out of memory outside the network"
+                    f" ({type(exc).__name__}: {str(exc)[:160]})",
+                )
+                return empty_label_like(case.ct)
             log.exception("segmentation failed")
             self._fallback(result, f"segmentation failed ({type(exc).__name__}: {exc}); wrote an empty mask")
             return empty_label_like(case.ct)

@@ -9,6 +9,8 @@ from algorithm.features.imaging import (
     DOSE_FEATURE_NAMES,
     FEATURES_VERSION,
     IMAGING_FEATURE_NAMES,
+    MODEL_IMAGING_FEATURE_NAMES,
+    SCALE_DEPENDENT_FEATURE_NAMES,
     empty_features,
     extract_features,
 )
@@ -19,6 +21,8 @@ __all__ = [
     "DOSE_FEATURE_NAMES",
     "FEATURES_VERSION",
     "IMAGING_FEATURE_NAMES",
+    "MODEL_IMAGING_FEATURE_NAMES",
+    "SCALE_DEPENDENT_FEATURE_NAMES",
     "clinical_features",
     "empty_features",
     "extract_features",

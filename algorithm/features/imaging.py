@@ -36,6 +36,14 @@ name                           unit     definition
                                         lesion, each node component as one), 0 for a single lesion
 ``total_mtv_ml``               ml       ``gtvp_mtv_ml + gtvn_mtv_ml``
 ``total_tlg``                  SUV*ml   ``gtvp_tlg + gtvn_tlg``
+``pet_background_suv``         SUV      median PET value of the voxels around the lesions (each lesion's
+                                        bounding box + 12 mm) that belong to no lesion
+``{r}_tbr_max``                1        ``suv_max / pet_background_suv`` (tumour-to-background ratio)
+``{r}_tbr_mean``               1        ``suv_mean / pet_background_suv``
+``{r}_tbr_peak``               1        ``suv_peak / pet_background_suv``
+``{r}_tlr``                    ml       ``tbr_mean * mtv_ml`` (total lesion ratio, TLG without the unit);
+                                        0 when the region is absent
+``total_tlr``                  ml       ``gtvp_tlr + gtvn_tlr``
 ``{r}_dose_mean_gy``           Gy       mean planned dose in the region
 ``{r}_dose_min_gy``            Gy       minimum planned dose in the region
 ``{r}_dose_max_gy``            Gy       maximum planned dose in the region
@@ -47,6 +55,11 @@ SUV features when the PET covers less than half of the region; dose features wit
 when the dose grid covers less than 95 % of the region. The RT dose is assumed to be in Gy and in the
 same physical frame as the CT (HECKTOR distributes it registered to the planning CT; no registration
 between planning CT and diagnostic CT is attempted here).
+
+Calibration. The SUV features (and TLG) move with the PET calibration of a centre (x0.5..x2 between
+scanners, reconstructions and dose-calibration errors); the ratio features (``tbr_*``, ``tlr``) do not:
+multiplying the PET by any factor leaves them unchanged. The Task 2/3 trainers therefore feed models
+:data:`MODEL_IMAGING_FEATURE_NAMES`, which leaves out :data:`SCALE_DEPENDENT_FEATURE_NAMES`.
 """
 
 from __future__ import annotations
@@ -63,7 +76,7 @@ from scipy.signal import fftconvolve
 from hecktor.geometry import Grid, same_grid
 
 #: Bumped whenever a feature's definition changes (part of the training cache key).
-FEATURES_VERSION = "1"
+FEATURES_VERSION = "2"
 
 #: Margin (mm) around the lesions' bounding box kept when cropping, > SUVpeak radius + a PET voxel.
 CROP_MARGIN_MM = 12.0
@@ -92,7 +105,22 @@ IMAGING_FEATURE_NAMES: tuple[str, ...] = (
     "total_mtv_ml",
     "total_tlg",
     *DOSE_FEATURE_NAMES,
+    "pet_background_suv",
+    *(f"{r}_{s}" for r in REGIONS for s in ("tbr_max", "tbr_mean", "tbr_peak", "tlr")),
+    "total_tlr",
 )
+#: Features in SUV (or SUV*ml), which a PET calibration shift moves.
+SCALE_DEPENDENT_FEATURE_NAMES: tuple[str, ...] = (
+    *(f"{r}_{s}" for r in REGIONS for s in ("suv_max", "suv_mean", "suv_peak", "tlg")),
+    "total_tlg",
+    "pet_background_suv",
+)
+#: What the Task 2/3 models are trained on: every imaging feature but the scale-dependent ones.
+MODEL_IMAGING_FEATURE_NAMES: tuple[str, ...] = tuple(
+    n for n in IMAGING_FEATURE_NAMES if n not in SCALE_DEPENDENT_FEATURE_NAMES
+)
+#: Below this background (SUV, or the stored unit) the ratios are undefined (NaN).
+MIN_BACKGROUND = 1e-3
 
 
 def empty_features() -> dict[str, float]:
@@ -136,6 +164,7 @@ def extract_features(
     feats = empty_features()
     feats.update({"gtvp_mtv_ml": 0.0, "gtvp_tlg": 0.0, "gtvn_mtv_ml": 0.0, "gtvn_tlg": 0.0})
     feats.update({"gtvn_count": 0.0, "gtvn_largest_ml": 0.0, "total_mtv_ml": 0.0, "total_tlg": 0.0})
+    feats.update({"gtvp_tlr": 0.0, "gtvn_tlr": 0.0, "total_tlr": 0.0})
     lab_full = sitk.GetArrayViewFromImage(label)
     lesion = (lab_full == 1) | (lab_full == 2)
     union = _bounding_box(lesion, np.zeros(3, dtype=int))
@@ -150,6 +179,7 @@ def extract_features(
     regions = {value: _RegionValues() for value in REGIONS.values()}
     node_sizes: list[int] = []
     node_centroids: list[np.ndarray] = []
+    background: list[np.ndarray] = []
     components = cc3d.connected_components(lesion, connectivity=26)
     for k, box in enumerate(ndimage.find_objects(components), 1):
         if box is None:
@@ -170,6 +200,8 @@ def extract_features(
         else:
             ct_arr = _resample_onto(ct, sub_label)
         dose_arr = _resample_onto(rt_dose, sub_label) if rt_dose is not None else None
+        around = pet_arr[(lab != 1) & (lab != 2)]
+        background.append(around[np.isfinite(around)])
         for value, acc in regions.items():
             mask = own & (lab == value)
             n = int(mask.sum())
@@ -218,7 +250,28 @@ def extract_features(
     feats["lesions_spread_mm"] = _max_pairwise_distance(centroids)
     feats["total_mtv_ml"] = feats["gtvp_mtv_ml"] + feats["gtvn_mtv_ml"]
     feats["total_tlg"] = feats["gtvp_tlg"] + feats["gtvn_tlg"]  # NaN when a present region lacks PET
+    feats.update(ratio_features(feats, np.concatenate(background) if background else np.zeros(0)))
     return {k: float(v) for k, v in feats.items()}
+
+
+def ratio_features(feats: dict[str, float], background_suv: np.ndarray) -> dict[str, float]:
+    """Calibration-free PET features from the SUV features and the lesions' surroundings (pure).
+
+    Args:
+        feats: the SUV and volume features (``{r}_suv_*``, ``{r}_mtv_ml``).
+        background_suv: PET values (SUV) of the non-lesion voxels around the lesions.
+    """
+    out: dict[str, float] = {}
+    bg = float(np.median(background_suv)) if background_suv.size else math.nan
+    out["pet_background_suv"] = bg
+    usable = math.isfinite(bg) and bg > MIN_BACKGROUND
+    for r in REGIONS:
+        for stat in ("max", "mean", "peak"):
+            out[f"{r}_tbr_{stat}"] = feats[f"{r}_suv_{stat}"] / bg if usable else math.nan
+        volume = feats[f"{r}_mtv_ml"]
+        out[f"{r}_tlr"] = 0.0 if volume == 0 else out[f"{r}_tbr_mean"] * volume
+    out["total_tlr"] = out["gtvp_tlr"] + out["gtvn_tlr"]
+    return out
 
 
 def region_statistics(

@@ -82,6 +82,10 @@ class SegmentationConfig:
         pet_transform: ``"linear"`` (SUV / pet_scale) or ``"log1p"`` (log1p(SUV) / log1p(pet_scale)).
         pet_scale: SUV that maps to 1.0.
         pet_clip_suv: PET is clipped to [0, pet_clip_suv] SUV before scaling.
+        pet_reference_suv: when set, the network's PET input is first scaled so that the case's uptake
+            reference (:func:`algorithm.intensity.uptake_reference` of the whole PET: the body median)
+            equals this many SUV, which makes the segmentation blind to the PET calibration (x0.5, x2,
+            a unit-free Bq/ml conversion); ``None`` (default) feeds the SUV as it is.
         folds: fold weights to ensemble by default (``fold_<k>.pt``).
         min_component_mm3: connected components (26-connectivity) of label 1 or 2 smaller than this
             volume on the CT grid are set to background.
@@ -114,6 +118,7 @@ class SegmentationConfig:
     pet_transform: str = "linear"
     pet_scale: float = 10.0
     pet_clip_suv: float = 40.0
+    pet_reference_suv: float | None = None
     folds: list[int] = field(default_factory=lambda: [0])
     min_component_mm3: float = 100.0
     gtvp_keep_largest: bool = False
@@ -167,6 +172,8 @@ class SegmentationConfig:
             problems.append(f"ct_window_hu must be [low, high] with low < high, got {self.ct_window_hu}")
         if self.pet_transform not in ("linear", "log1p"):
             problems.append(f"pet_transform must be 'linear' or 'log1p', got {self.pet_transform!r}")
+        if self.pet_reference_suv is not None and not self.pet_reference_suv > 0:
+            problems.append("pet_reference_suv must be positive (or null)")
         if self.pet_scale <= 0 or self.pet_clip_suv <= 0:
             problems.append("pet_scale and pet_clip_suv must be positive")
         if not 0 <= self.sw_overlap < 1:

@@ -60,7 +60,8 @@ def predict_probabilities(
         device: where the networks run.
         tta: also run every flip combination of ``config.mirror_axes`` and average.
     """
-    x = torch.from_numpy(np.ascontiguousarray(image))[None].to(device)
+    dtype = next(nets[0].parameters()).dtype if nets else torch.float32  # float16 nets get float16 input
+    x = torch.from_numpy(np.ascontiguousarray(image))[None].to(device=device, dtype=dtype)
     flips = mirror_flips(config, tta)
     total: torch.Tensor | None = None
     with torch.inference_mode():

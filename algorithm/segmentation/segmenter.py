@@ -8,6 +8,7 @@ the ones the metrics see) -> paste onto the full CT grid.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,10 +17,12 @@ import numpy as np
 import SimpleITK as sitk
 import torch
 
+from algorithm.intensity import uptake_reference
 from algorithm.segmentation.config import ModelError, SegmentationConfig
 from algorithm.segmentation.infer import mirror_flips, predict_probabilities
 from algorithm.segmentation.locate_net import NetworkLocator
 from algorithm.segmentation.map_back import paste_on_ct, probabilities_on_ct_block
+from algorithm.segmentation.memory import InferencePlan, networks_for, run_degrading, scaled_patch
 from algorithm.segmentation.network import load_fold
 from algorithm.segmentation.normalise import stack_channels
 from algorithm.segmentation.postprocess import remove_small_components
@@ -147,6 +150,9 @@ class Segmenter:
         """
         timings = {} if timings is None else timings
         case = locate_and_resample(ct, pet, self.config, timings=timings, locator=self.locator)
+        factor = calibration_factor(pet, self.config.pet_reference_suv)
+        if factor != 1.0:
+            case.pet *= np.float32(factor)
         probs = self._ensemble_probabilities(case.ct, case.pet, timings)
         del case.ct, case.pet
         with stage("map back", log, timings):
@@ -169,13 +175,43 @@ class Segmenter:
         return out
 
     def _ensemble_probabilities(self, ct_arr: np.ndarray, pet_arr: np.ndarray, timings: dict[str, float]) -> np.ndarray:
-        """Softmax (K, z, y, x) averaged over folds and mirror passes per member, then weighted over members."""
-        if len(self.members) == 1:  # the single-model path: exactly what it always was
+        """Softmax (K, z, y, x) averaged over folds and mirror passes per member, then weighted over members.
+
+        Inference that runs out of memory is retried with cheaper plans (:mod:`.memory`).
+        """
+        first = InferencePlan(
+            sw_batch_size=max(m.config.sw_batch_size for m in self.members),
+            tta=self.tta,
+            max_folds=None,
+            device=self.device,
+        )
+        n_folds = max(len(m.nets) for m in self.members)
+        patch = self.members[0].config.patch_size
+        if len(self.members) == 1:  # the single-model path: normalise once, in place
             member = self.members[0]
             with stage("normalise", log, timings):
                 image = stack_channels(ct_arr, pet_arr, member.config)
             with stage("infer", log, timings):
-                return predict_probabilities(member.nets, image, member.config, self.device, self.tta)
+                return run_degrading(
+                    lambda plan: self._member_probabilities(member, image, plan), first, n_folds, patch
+                )
+        return run_degrading(
+            lambda plan: self._members_probabilities(ct_arr, pet_arr, timings, plan), first, n_folds, patch
+        )
+
+    @staticmethod
+    def _member_probabilities(member: Member, image: np.ndarray, plan: InferencePlan) -> np.ndarray:
+        config = member.config
+        if config.sw_batch_size > plan.sw_batch_size:
+            config = dataclasses.replace(config, sw_batch_size=plan.sw_batch_size)
+        if plan.patch_scale < 1.0:
+            config = dataclasses.replace(config, patch_size=scaled_patch(config.patch_size, plan.patch_scale))
+        with networks_for(member.nets, plan) as nets:
+            return predict_probabilities(nets, image, config, plan.device, plan.tta)
+
+    def _members_probabilities(
+        self, ct_arr: np.ndarray, pet_arr: np.ndarray, timings: dict[str, float], plan: InferencePlan
+    ) -> np.ndarray:
         total: np.ndarray | None = None
         weight_sum = float(sum(m.weight for m in self.members))
         for m in self.members:
@@ -184,12 +220,28 @@ class Segmenter:
             with stage("normalise", log, timings):  # normalisation works in place: give each member copies
                 image = stack_channels(ct_arr.copy(), pet_arr.copy(), m.config)
             with stage("infer", log, timings):
-                probs = predict_probabilities(m.nets, image, m.config, self.device, self.tta)
+                probs = self._member_probabilities(m, image, plan)
             del image
             probs *= np.float32(m.weight / weight_sum)
             total = probs if total is None else np.add(total, probs, out=total)
         assert total is not None
         return total
+
+
+#: Bounds of the calibration factor (beyond them the PET is not a plausible SUV image anyway).
+CALIBRATION_FACTOR_RANGE = (0.2, 5.0)
+
+
+def calibration_factor(pet: sitk.Image, reference_suv: float | None) -> float:
+    """Factor on the network's PET input that brings the case's uptake reference to ``reference_suv`` (1.0: off)."""
+    if reference_suv is None:
+        return 1.0
+    ref, _ = uptake_reference(sitk.GetArrayViewFromImage(pet))
+    if not (np.isfinite(ref) and ref > 0):
+        return 1.0
+    factor = float(np.clip(reference_suv / ref, *CALIBRATION_FACTOR_RANGE))
+    log.info("PET uptake reference %.3g SUV: network input scaled by %.3g (calibration-free input)", ref, factor)
+    return factor
 
 
 def _load_members(

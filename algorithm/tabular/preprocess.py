@@ -33,8 +33,8 @@ def _as_float(value: Any) -> float:
     return number if math.isfinite(number) else math.nan
 
 
-#: Name endings of skewed, non-negative features (volumes in ml, TLG in SUV*ml) fed to models as log1p.
-LOG1P_SUFFIXES: tuple[str, ...] = ("_mtv_ml", "_tlg", "_largest_ml")
+#: Name endings of skewed, non-negative features (volumes in ml, TLG in SUV*ml, TLR in ml) fed to models as log1p.
+LOG1P_SUFFIXES: tuple[str, ...] = ("_mtv_ml", "_tlg", "_largest_ml", "_tlr")
 
 
 def log1p_names(names: Sequence[str]) -> list[str]:

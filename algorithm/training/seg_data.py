@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 import SimpleITK as sitk
 
+from algorithm.intensity import harmonise_training_pair
 from algorithm.segmentation.config import SegmentationConfig
 from algorithm.segmentation.locate_net import NetworkLocator
 from algorithm.segmentation.preprocess import preprocess
@@ -178,6 +179,7 @@ def cache_case(
     ct = read_image(case.ct, "CT")
     pet = read_image(case.pet, "PET")
     label = read_image(case.label, "label")
+    ct, pet = harmonise_training_pair(ct, pet, case.patient_id)  # Bq/ml, SUV x 1000, HU offset
     truth = sitk.GetArrayViewFromImage(label)
     if truth.min() < 0 or truth.max() > 2:
         raise InputError(case.label, f"label values outside {{0, 1, 2}} (range {truth.min()}..{truth.max()})")

@@ -132,15 +132,24 @@ def train_fold(
     out_dir: Path,
     device: torch.device,
     resume: bool = False,
+    init_weights: Path | None = None,
 ) -> dict[str, Any]:
-    """Train fold ``fold``; write ``fold_<fold>.pt``, its checkpoint and log rows; return a summary."""
+    """Train fold ``fold``; write ``fold_<fold>.pt``, its checkpoint and log rows; return a summary.
+
+    ``init_weights``: a ``state_dict`` file (``fold_<k>.pt`` of a model with the same config) to start
+    from instead of a fresh initialisation (fine-tuning, e.g. with new augmentation).
+    """
     out_dir = Path(out_dir)
     ckpt_path = out_dir / "checkpoints" / f"fold_{fold}_last.pt"
     ckpt_path.parent.mkdir(parents=True, exist_ok=True)
     seed = settings.seed + fold
     seed_everything(seed)
     rng = np.random.default_rng(seed)
-    net = build_network(config).to(device)
+    net = build_network(config)
+    if init_weights is not None:
+        net.load_state_dict(torch.load(init_weights, map_location="cpu", weights_only=True), strict=True)
+        log.info("fold %d: starting from the weights in %s", fold, init_weights)
+    net = net.to(device)
     optimiser = torch.optim.AdamW(net.parameters(), lr=settings.learning_rate, weight_decay=settings.weight_decay)
     total_steps = settings.epochs * settings.steps_per_epoch
     scheduler = torch.optim.lr_scheduler.LambdaLR(
@@ -165,7 +174,13 @@ def train_fold(
         log.info("fold %d: no checkpoint at %s, starting from scratch", fold, ckpt_path)
 
     sampler = PatchSampler(
-        train_cases, config.patch_zyx, settings.class_ratios, pad_values(config), config.mirror_dims_zyx, rng
+        train_cases,
+        config.patch_zyx,
+        settings.class_ratios,
+        pad_values(config),
+        config.mirror_dims_zyx,
+        rng,
+        pet_channel=config.channels_order.index("PET") if "PET" in config.channels_order else None,
     )
     if not val_cases:
         log.warning("fold %d has no held-out case: no validation, the last epoch's weights are kept", fold)

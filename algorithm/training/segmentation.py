@@ -82,6 +82,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--lr", type=float, default=None, help="initial learning rate (default: the config's)")
     p.add_argument("--seed", type=int, default=None, help="random seed of folds and sampling (default: the config's)")
     p.add_argument("--resume", action="store_true", help="continue each fold from its last checkpoint")
+    p.add_argument(
+        "--init",
+        type=Path,
+        default=None,
+        help="model folder whose fold_<k>.pt each fold starts from (fine-tuning; same config required)",
+    )
     p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda, cuda:N")
     p.add_argument("--threads", type=int, default=None, help="CPU threads for torch (default: torch's choice)")
     p.set_defaults(func=run)
@@ -207,7 +213,12 @@ def _train(args: argparse.Namespace) -> int:
         if not train:
             raise HecktorError(f"fold {fold} has no training case ({len(cases)} cases in all)")
         log.info("fold %d: %d training, %d held-out cases", fold, len(train), len(val))
-        summaries.append(train_fold(fold, train, val, config, settings, out, device, resume=args.resume))
+        init = None if args.init is None else args.init / FOLD_FILENAME.format(fold=fold)
+        if init is not None and not init.is_file():
+            raise HecktorError(f"{init}: no weights to start fold {fold} from (--init)")
+        summaries.append(
+            train_fold(fold, train, val, config, settings, out, device, resume=args.resume, init_weights=init)
+        )
         _write_config(config, out)
     summary = {
         "folds": summaries,

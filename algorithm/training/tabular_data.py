@@ -36,10 +36,12 @@ from algorithm.features import (
     CLINICAL_FEATURE_NAMES,
     FEATURES_VERSION,
     IMAGING_FEATURE_NAMES,
+    MODEL_IMAGING_FEATURE_NAMES,
     clinical_features,
     empty_features,
     extract_features,
 )
+from algorithm.intensity import harmonise_training_pair
 from hecktor.clinical import ClinicalRecord, parse_clinical
 from hecktor.dataset_layout import (
     IMAGE_TAGS,
@@ -251,6 +253,7 @@ def case_features(case: TrainingCase) -> dict[str, float]:
         if label.GetPixelID() != sitk.sitkUInt8:
             label = sitk.Cast(label, sitk.sitkUInt8)
         dose = read_image(case.rt_dose, "RT dose") if case.rt_dose is not None else None
+        ct, pet = harmonise_training_pair(ct, pet, case.patient_id)  # Bq/ml, SUV x 1000, HU offset
     except InputError as exc:
         log.warning("%s: no imaging features (%s)", case.patient_id, exc)
         return empty_features()
@@ -305,13 +308,17 @@ def _write_cache(path: Path, cached: dict[tuple[str, str], dict[str, float]]) ->
 
 
 def design_matrix(cases: Sequence[TrainingCase], features: pd.DataFrame) -> tuple[np.ndarray, list[str]]:
-    """Rows (one per case) over imaging + clinical feature names, NaN where missing."""
-    names = [*IMAGING_FEATURE_NAMES, *CLINICAL_FEATURE_NAMES]
+    """Rows (one per case) over imaging + clinical feature names, NaN where missing.
+
+    The imaging part is :data:`~algorithm.features.MODEL_IMAGING_FEATURE_NAMES`: features in SUV,
+    which move with a centre's PET calibration, are left out in favour of their ratio counterparts.
+    """
+    names = [*MODEL_IMAGING_FEATURE_NAMES, *CLINICAL_FEATURE_NAMES]
     x = np.full((len(cases), len(names)), np.nan)
     for i, case in enumerate(cases):
         merged: dict[str, float] = {}
         if case.patient_id in features.index:
-            merged.update({n: float(features.loc[case.patient_id, n]) for n in IMAGING_FEATURE_NAMES})
+            merged.update({n: float(features.loc[case.patient_id, n]) for n in MODEL_IMAGING_FEATURE_NAMES})
         merged.update(clinical_features(case.clinical))
         x[i] = [merged.get(n, math.nan) for n in names]
     return x, names

@@ -161,3 +161,19 @@ def test_small_synthetic_case_is_fast_and_complete() -> None:
     volume_ml = sum(les["volume_mm3"] for les in case.lesions if les["label"] == 1) / 1000
     assert f["gtvp_mtv_ml"] == pytest.approx(volume_ml, rel=0.25)
     assert f["gtvn_count"] == float(case.n_nodes)
+
+
+def test_ratio_features_are_calibration_free() -> None:
+    """Background SUV 1 around the lesions: TBR = SUV; scaling the PET moves SUVs, never the model's features."""
+    from algorithm.features import MODEL_IMAGING_FEATURE_NAMES, SCALE_DEPENDENT_FEATURE_NAMES
+
+    ct, pet, lab = _case()
+    f = extract_features(ct, pet, lab)
+    assert f["pet_background_suv"] == pytest.approx(1.0)
+    assert f["gtvp_tbr_max"] == pytest.approx(4.0) and f["gtvn_tbr_mean"] == pytest.approx(2.0)
+    assert f["gtvp_tlr"] == pytest.approx(32.0) and f["total_tlr"] == pytest.approx(32.0 + 2.0 * 0.08)
+    scaled = extract_features(ct, pet * 2.5, lab)
+    assert scaled["gtvp_suv_max"] == pytest.approx(10.0)
+    assert not set(MODEL_IMAGING_FEATURE_NAMES) & set(SCALE_DEPENDENT_FEATURE_NAMES)
+    for name in MODEL_IMAGING_FEATURE_NAMES:
+        assert scaled[name] == pytest.approx(f[name], nan_ok=True), name
