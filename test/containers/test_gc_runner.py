@@ -9,6 +9,7 @@ Grand Challenge converts uploads) are processed. See :mod:`gc_runner` for how th
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 from pathlib import Path
@@ -21,6 +22,7 @@ from gc_runner import GCJob, run_gc_job
 pytestmark = pytest.mark.container
 
 CASE_LIMIT_S = 900.0
+REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
@@ -85,8 +87,18 @@ def test_invoke_image_under_sagemaker_shim(engine, algorithm_image, panimg_case,
 def test_sigterm_during_an_invoke_stops_the_server_within_the_grace_period(
     engine, algorithm_image, example_cases, tmp_path
 ) -> None:
-    """The shim's time limit expires during an invoke; its SIGTERM must stop the server, not abort it."""
-    job = run_gc_job(engine, algorithm_image, [("slow", example_cases[0], 2)], tmp_path / "job")
+    """The shim's time limit expires during an invoke; its SIGTERM must stop the server, not abort it.
+
+    The bundled model runs a small case in about 1.3 s on a quiet machine, so the model given here is the
+    bundled one with a 0.9 sliding-window overlap (about 85 times the windows): the invoke is still running
+    when the 2 s limit expires, however fast the machine."""
+    model = tmp_path / "model"
+    shutil.copytree(REPO / "algorithm" / "resources" / "model", model, ignore=shutil.ignore_patterns("cache*", "*.log"))
+    config_path = model / "segmentation" / "config.json"
+    config = json.loads(config_path.read_text())
+    config["sw_overlap"] = 0.9
+    config_path.write_text(json.dumps(config, indent=2))
+    job = run_gc_job(engine, algorithm_image, [("slow", example_cases[0], 2)], tmp_path / "job", model_dir=model)
     result = job.results["slow"]
     assert result["return_code"] == 1 and result["user_safe_error_message"] == "Time limit exceeded", job.describe()
     assert_clean_teardown(job)
