@@ -109,9 +109,12 @@ EVALUATION_EXEC_IMAGE ?= $(EVALUATION_REPO):latest-exec
 # image format, whose SHELL instruction the OCI format lacks.
 BUILD_FLAGS ?= --network none --platform linux/amd64 $(if $(filter podman,$(ENGINE)),--format docker)
 # (issue 19) the source commit, as image labels; the container tests refuse an image of another commit.
+# The labels are also passed on the command line: podman's layer cache can reuse a LABEL layer built with another
+# commit's build-arg, while a --label always lands on the final image.
 SOURCE_COMMIT ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
 SOURCE_DIRTY ?= $(shell git status --porcelain --untracked-files=no 2>/dev/null | grep -q . && echo true || echo false)
-BUILD_FLAGS += --build-arg SOURCE_COMMIT=$(SOURCE_COMMIT) --build-arg SOURCE_DIRTY=$(SOURCE_DIRTY)
+BUILD_FLAGS += --build-arg SOURCE_COMMIT=$(SOURCE_COMMIT) --build-arg SOURCE_DIRTY=$(SOURCE_DIRTY) \
+	--label org.hecktor.source-commit=$(SOURCE_COMMIT) --label org.hecktor.source-dirty=$(SOURCE_DIRTY)
 
 # What the container tests use (they also run from a plain `pytest` when these are set).
 export HECKTOR_ENGINE := $(ENGINE_CMD)
