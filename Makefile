@@ -115,9 +115,8 @@ SOURCE_COMMIT ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
 SOURCE_DIRTY ?= $(shell git status --porcelain --untracked-files=no 2>/dev/null | grep -q . && echo true || echo false)
 BUILD_FLAGS += --build-arg SOURCE_COMMIT=$(SOURCE_COMMIT) --build-arg SOURCE_DIRTY=$(SOURCE_DIRTY) \
 	--label org.hecktor.source-commit=$(SOURCE_COMMIT) --label org.hecktor.source-dirty=$(SOURCE_DIRTY)
-# CI builds without the layer cache: a fully cached target (the exec images) was reused from an earlier commit,
-# label and all, so the container tests would have tested stale code.
-BUILD_FLAGS += $(if $(CI),--no-cache)
+# The layer cache stays on (the per-phase images share every heavy layer through it): the Dockerfiles end with a
+# RUN that uses SOURCE_COMMIT, which buildah keys its cache on, so a cached target of another commit is never reused.
 
 # What the container tests use (they also run from a plain `pytest` when these are set).
 export HECKTOR_ENGINE := $(ENGINE_CMD)

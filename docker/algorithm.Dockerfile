@@ -61,6 +61,9 @@ LABEL org.hecktor.tasks="${TASK}"
 ARG SOURCE_COMMIT=unknown
 ARG SOURCE_DIRTY=unknown
 LABEL org.hecktor.source-commit="${SOURCE_COMMIT}" org.hecktor.source-dirty="${SOURCE_DIRTY}"
+# A RUN that uses the commit: buildah (podman) keys its layer cache on a RUN's build-args but not on a LABEL's,
+# so without it a multi-stage target of another commit was reused whole (old label, old layers).
+RUN echo "source commit ${SOURCE_COMMIT} (uncommitted changes: ${SOURCE_DIRTY})"
 ENTRYPOINT ["python", "-m", "algorithm"]
 
 # One case per container run: reads /input, writes /output, exits 0.

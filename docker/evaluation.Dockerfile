@@ -48,6 +48,9 @@ LABEL org.hecktor.base-image="${BASE_IMAGE}"
 ARG SOURCE_COMMIT=unknown
 ARG SOURCE_DIRTY=unknown
 LABEL org.hecktor.source-commit="${SOURCE_COMMIT}" org.hecktor.source-dirty="${SOURCE_DIRTY}"
+# A RUN that uses the commit: buildah (podman) keys its layer cache on a RUN's build-args but not on a LABEL's,
+# so without it a multi-stage target of another commit was reused whole (old label, old layers).
+RUN echo "source commit ${SOURCE_COMMIT} (uncommitted changes: ${SOURCE_DIRTY})"
 ENTRYPOINT ["python", "-m", "evaluation"]
 
 # One submission per container run: reads /input, writes /output/metrics.json, exits.
