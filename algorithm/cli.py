@@ -137,7 +137,15 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
-    parser = build_parser(_command_of(argv))
+    command = _command_of(argv)
+    if command == "train":  # the trainers' modules import torch and MONAI: say so while it takes seconds
+        from hecktor.progress import stage
+
+        setup_logging("-v" in argv or "--verbose" in argv)
+        with stage("import torch and MONAI", log):
+            parser = build_parser(command)
+    else:
+        parser = build_parser(command)
     args = parser.parse_args(argv)
     setup_logging(args.verbose)
     try:

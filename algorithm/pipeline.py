@@ -89,12 +89,13 @@ class Algorithm:
         device: str = "auto",
         tta: bool = False,
     ) -> None:
-        from algorithm.segmentation import Segmenter
-
         self.tasks = set(ALL_TASKS if tasks is None else tasks)
         if not self.tasks or not self.tasks <= ALL_TASKS:
             raise ValueError(f"tasks must be a non-empty subset of {{1, 2, 3}}, got {sorted(self.tasks)}")
         self.timings: dict[str, float] = {}
+        # (issue 19) torch and MONAI take 5-20 s to import on a busy machine: a stage of its own, not a silent gap.
+        with stage("import torch and MONAI", log, self.timings):
+            from algorithm.segmentation import Segmenter
         with stage("load models", log, self.timings):
             # Every task uses the segmentation: Task 1 writes it, Tasks 2 and 3 take features from it.
             self.segmenter = Segmenter.load(resolve_component_dir("segmentation", model_dir), device=device, tta=tta)

@@ -149,6 +149,14 @@ def test_cli_task_selection_writes_only_that_phase(gc_cases, tmp_path):
     assert proc.returncode == 0, proc.stderr
     written = sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*") if p.is_file())
     assert written == ["rfs.json"]
+    # (issue 19) no silent start-up: importing torch and MONAI is a logged stage with its time, before the models
+    assert proc.stderr.index("import torch and MONAI done in") < proc.stderr.index("load models ...")
+
+
+def test_cli_train_start_up_is_logged():
+    proc = run_cli("train", "hpv", "--help")
+    assert proc.returncode == 0, proc.stderr
+    assert "import torch and MONAI done in" in proc.stderr and "--data" in proc.stdout
 
 
 @pytest.mark.parametrize("damage", ["missing-ct", "corrupt-pet"])
