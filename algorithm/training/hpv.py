@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from algorithm.hpv import HPVModel, fit_hpv_model, load_hpv_model
-from algorithm.tabular.serialisation import json_safe
+from algorithm.model_files import json_safe
 from algorithm.tabular.cv import make_folds, report_binary, report_bootstrap
 from algorithm.training.options import DataOptions, add_trainer_parser, finish_trainer_parser, trainer_main
 from algorithm.training.recipes import apply_recipe
@@ -172,7 +172,7 @@ def score_cnn_holdout(model: Any, options: DataOptions) -> dict[str, Any]:
     col = {n: i for i, n in enumerate(names)}
     clinical = x[:, [col[n] for n in model.clinical_names]]
     clinical = model.scaler.transform(model.imputer.transform(clinical)).astype(np.float32)
-    prob = model.probabilities(crops_of(cases, model.crop_mm, model.spacing_mm), clinical)
+    prob = model.probabilities(crops_of(cases, model.crop_mm, model.spacing_mm, model.norm), clinical)
     dec = prob >= model.threshold
     out: dict[str, Any] = {
         **holdout_record(options, cases),

@@ -54,7 +54,7 @@ def save_trained(
 ) -> tuple[Path, Path]:
     """Score ``--holdout`` into ``model.training`` (when given), make the record JSON-safe and save the model
     in ``--out``; returns the output folder and the written model file."""
-    from algorithm.tabular.serialisation import json_safe
+    from algorithm.model_files import json_safe
 
     if options.holdout is not None:
         model.training["holdout"] = score_holdout(model, options)

@@ -26,7 +26,7 @@ from typing import Any
 
 import torch
 
-from algorithm.segmentation.config import FOLD_FILENAME, ModelError, SegmentationConfig
+from algorithm.segmentation.config import FOLD_FILENAME, ModelError, SegmentationConfig, write_descriptor
 from algorithm.segmentation.locate_net import NetworkLocator
 from algorithm.segmentation.segmenter import resolve_device
 from algorithm.training.recipes import RECIPE_DIRS, load_recipe, resolve_recipe
@@ -229,9 +229,10 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _write_config(config: SegmentationConfig, out: Path) -> None:
-    """``config.json`` listing every fold whose weights are in ``out``."""
+    """``config.json`` listing every fold whose weights are in ``out``, and the folder's ``model.json``."""
     config.folds = sorted(k for k in range(100) if (out / FOLD_FILENAME.format(fold=k)).is_file())
     config.save(out)
+    write_descriptor(out, config.folds)
 
 
 def main(argv: list[str] | None = None) -> int:
