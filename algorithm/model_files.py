@@ -35,6 +35,8 @@ from __future__ import annotations
 import importlib
 import json
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
@@ -140,6 +142,30 @@ def read_model_json(model_dir: str | Path, fmt: str, versions: tuple[int, ...] =
             f"{path}: {fmt} format version {data.get('format_version')!r} is not supported (supported: {versions})"
         )
     return data
+
+
+def read_kind(model_dir: str | Path, task: str, kind: str) -> dict[str, Any]:
+    """Read and check ``model_dir/model.json`` of ``task`` (format, version) and that it is of ``kind``.
+
+    Raises:
+        ModelError: as :func:`read_model_json`, or a file of another kind (it names the task's loader).
+    """
+    data = read_model_json(model_dir, format_name(task))
+    if kind_of(task, data) != kind:
+        raise ModelError(
+            f"{model_file(model_dir)}: a {task} model of kind {kind_of(task, data)!r}, not {kind!r}"
+            f" (load it with algorithm.model_files.load_model({task!r}, ...))"
+        )
+    return data
+
+
+@contextmanager
+def inconsistent(model_dir: str | Path, what: str) -> Iterator[None]:
+    """Turn a failure while reading the parameters of ``what`` into one :class:`ModelError` line."""
+    try:
+        yield
+    except (KeyError, TypeError, ValueError, OSError, RuntimeError) as exc:
+        raise ModelError(f"{model_file(model_dir)}: inconsistent {what} ({type(exc).__name__}: {exc})") from None
 
 
 def sibling_file(model_dir: str | Path, name: Any, what: str) -> Path:

@@ -33,7 +33,7 @@ import torch
 from torch import nn
 
 from algorithm.features import CLINICAL_FEATURE_NAMES
-from algorithm.model_files import ModelError, model_file, read_model_json, sibling_file
+from algorithm.model_files import inconsistent, read_kind, sibling_file
 from algorithm.segmentation.normalise import normalise_ct, normalise_pet
 from algorithm.segmentation.resample import array_on
 from algorithm.tabular import Imputer, Scaler, created_stamp, design_row, write_model_json
@@ -252,19 +252,9 @@ class CnnHPVModel:
         Raises:
             ModelError: missing, invalid, of another format/version/kind, or inconsistent.
         """
-        from algorithm.hpv.model import FORMAT, FORMAT_VERSION
-
-        data = read_model_json(model_dir, FORMAT, (FORMAT_VERSION,))
-        if data.get("kind") != "cnn":
-            raise ModelError(
-                f"{model_file(model_dir)}: an HPV model of kind {data.get('kind', 'features')!r}, not 'cnn'"
-            )
-        try:
+        data = read_kind(model_dir, "hpv", "cnn")
+        with inconsistent(model_dir, "CNN HPV model"):
             return cls.from_dict(data, model_dir)
-        except (KeyError, TypeError, ValueError, OSError, RuntimeError) as exc:
-            raise ModelError(
-                f"{model_file(model_dir)}: inconsistent CNN HPV model ({type(exc).__name__}: {exc})"
-            ) from None
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], model_dir: str | Path) -> CnnHPVModel:

@@ -40,10 +40,9 @@ from sklearn.calibration import CalibratedClassifierCV
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold
 
-from algorithm.model_files import model_file
+from algorithm.model_files import inconsistent, read_kind
 from algorithm.tabular import (
     Imputer,
-    ModelError,
     Scaler,
     apply_log1p,
     created_stamp,
@@ -51,7 +50,6 @@ from algorithm.tabular import (
     fit_preprocessing,
     imaging_names,
     main_and_clinical_inputs,
-    read_model_json,
     rows_without_imaging,
     take_columns,
     write_model_json,
@@ -368,16 +366,9 @@ class HPVModel:
         Raises:
             ModelError: missing, invalid, of another format/version or kind, or inconsistent.
         """
-        data = read_model_json(model_dir, FORMAT, (FORMAT_VERSION,))
-        if data.get("kind", KIND) != KIND:
-            raise ModelError(
-                f"{model_file(model_dir)}: an HPV model of kind {data.get('kind')!r}; load it with"
-                " algorithm.hpv.load_hpv_model"
-            )
-        try:
+        data = read_kind(model_dir, "hpv", KIND)
+        with inconsistent(model_dir, "HPV model"):
             return cls.from_dict(data)
-        except (KeyError, TypeError, ValueError) as exc:
-            raise ModelError(f"{model_file(model_dir)}: inconsistent HPV model ({type(exc).__name__}: {exc})") from None
 
     def describe(self) -> dict[str, Any]:
         """Task, kind, the two classifiers' inputs and thresholds, the training record's headline."""

@@ -31,7 +31,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from algorithm.prognosis.risk import Preprocessing, RiskModel
+from algorithm.prognosis.risk import FitData, Preprocessing, RiskModel
 
 DISCRETE_KINDS = ("deephit", "mtlr")
 
@@ -280,17 +280,7 @@ class DiscreteRisk(RiskModel):
         return cls(prep, missing=missing, head=head, weights_file=str(data["network"]["weights"]))
 
     @classmethod
-    def fit(
-        cls,
-        x: np.ndarray,
-        time: np.ndarray,
-        event: np.ndarray,
-        prep: Preprocessing,
-        *,
-        kind: str,
-        seed: int = 0,
-        options: Mapping[str, Any] | None = None,
-    ) -> DiscreteRisk:
-        z = prep.scaler.transform(prep.imputer.transform(x))
-        head = fit_discrete(kind, z, time, event, (options or {}).get("discrete_settings"), seed=seed)
-        return cls(prep, head=head)
+    def fit(cls, data: FitData) -> DiscreteRisk:
+        settings = data.options.get("discrete_settings")
+        head = fit_discrete(data.kind, data.z, data.time, data.event, settings, seed=data.seed)
+        return cls(data.prep, head=head)

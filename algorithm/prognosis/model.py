@@ -44,7 +44,7 @@ from typing import Any
 
 import numpy as np
 
-from algorithm.model_files import ModelError, model_file
+from algorithm.model_files import inconsistent, read_kind
 from algorithm.prognosis.icare import IcareSettings
 from algorithm.prognosis.risk import Preprocessing, RiskModel, fit_risk_kind
 from algorithm.tabular import (
@@ -53,7 +53,6 @@ from algorithm.tabular import (
     fit_preprocessing,
     imaging_names,
     main_and_clinical_inputs,
-    read_model_json,
     rows_without_imaging,
     take_columns,
     write_model_json,
@@ -196,15 +195,9 @@ class PrognosisModel:
         Raises:
             ModelError: missing, invalid, of another format/version/kind, or inconsistent.
         """
-        data = read_model_json(model_dir, FORMAT, (FORMAT_VERSION,))
-        if data.get("kind", KIND) != KIND:
-            raise ModelError(f"{model_file(model_dir)}: a prognosis model of kind {data.get('kind')!r}, not {KIND!r}")
-        try:
+        data = read_kind(model_dir, "prognosis", KIND)
+        with inconsistent(model_dir, "prognosis model"):
             return cls.from_dict(data, model_dir)
-        except (KeyError, TypeError, ValueError, OSError, RuntimeError) as exc:
-            raise ModelError(
-                f"{model_file(model_dir)}: inconsistent prognosis model ({type(exc).__name__}: {exc})"
-            ) from None
 
     def predict(
         self, features: Mapping[str, float] | None, clinical: ClinicalRecord | None, images: Any = None

@@ -7,7 +7,7 @@ columns (``log1p_features``), imputation (training medians / most frequent) and 
 The contract of a kind (a subclass of :class:`RiskModel`):
 
 - ``kind``: its name in ``model.json`` (class attribute), registered in :data:`RISK_KINDS`;
-- ``fit(x, names, time, event, prep, seed, options)`` (classmethod): fit on prepared rows;
+- ``fit(data: FitData)`` (classmethod): fit on the prepared rows;
 - ``risk(x)``: risks of log1p-transformed rows (NaN handled by the kind; non-finite risks become 0);
 - ``params()`` / ``from_params(common, data, model_dir)``: the kind's block of ``model.json`` and back;
 - optionally ``survival_matrix(x)`` and ``has_curves = True`` (discrete-time kinds);
@@ -52,6 +52,25 @@ class Preprocessing:
     imputer: Imputer
     scaler: Scaler
     log1p: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class FitData:
+    """What a kind's ``fit`` gets: log1p-transformed rows ``x`` (n, p; NaN allowed), time (days), event
+    (bool), the preprocessing fitted on ``x``, the kind asked for, the seed and the trainer's options."""
+
+    x: np.ndarray
+    time: np.ndarray
+    event: np.ndarray
+    prep: Preprocessing
+    kind: str
+    seed: int = 0
+    options: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def z(self) -> np.ndarray:
+        """``x`` imputed and standardised."""
+        return self.prep.scaler.transform(self.prep.imputer.transform(self.x))
 
 
 @dataclass
@@ -118,18 +137,8 @@ class RiskModel:
         return cls(prep, missing=str(data.get("missing", "impute")))
 
     @classmethod
-    def fit(
-        cls,
-        x: np.ndarray,
-        time: np.ndarray,
-        event: np.ndarray,
-        prep: Preprocessing,
-        *,
-        kind: str,
-        seed: int = 0,
-        options: Mapping[str, Any] | None = None,
-    ) -> RiskModel:
-        """Fit on log1p-transformed rows ``x`` (NaN allowed), time (days), event (bool)."""
+    def fit(cls, data: FitData) -> RiskModel:
+        """Fit on ``data`` (log1p-transformed rows, NaN allowed; time in days; event)."""
         raise NotImplementedError
 
     @staticmethod
@@ -202,20 +211,10 @@ class IcareRisk(RiskModel):
         return cls(prep, missing=missing, bags=bags, settings=dict(data["icare"].get("settings", {})))
 
     @classmethod
-    def fit(
-        cls,
-        x: np.ndarray,
-        time: np.ndarray,
-        event: np.ndarray,
-        prep: Preprocessing,
-        *,
-        kind: str,
-        seed: int = 0,
-        options: Mapping[str, Any] | None = None,
-    ) -> IcareRisk:
-        settings = (options or {}).get("icare_settings") or IcareSettings()
-        bags = fit_icare(x, time, event, settings, seed=seed)
-        return cls(prep, missing="skip", bags=bags, settings=settings.to_dict())
+    def fit(cls, data: FitData) -> IcareRisk:
+        settings = data.options.get("icare_settings") or IcareSettings()
+        bags = fit_icare(data.x, data.time, data.event, settings, seed=data.seed)
+        return cls(data.prep, missing="skip", bags=bags, settings=settings.to_dict())
 
 
 @dataclass
@@ -241,21 +240,10 @@ class CoxRisk(RiskModel):
         return cls(prep, missing=missing, coefficients=coefficients, details=dict(data["cox"].get("details", {})))
 
     @classmethod
-    def fit(
-        cls,
-        x: np.ndarray,
-        time: np.ndarray,
-        event: np.ndarray,
-        prep: Preprocessing,
-        *,
-        kind: str,
-        seed: int = 0,
-        options: Mapping[str, Any] | None = None,
-    ) -> CoxRisk:
-        l1_ratio = float((options or {}).get("l1_ratio", 0.5))
-        z = prep.scaler.transform(prep.imputer.transform(x))
-        coef, details = fit_cox(z, time, event, l1_ratio=l1_ratio, seed=seed)
-        return cls(prep, coefficients=[float(c) for c in coef], details=details)
+    def fit(cls, data: FitData) -> CoxRisk:
+        l1_ratio = float(data.options.get("l1_ratio", 0.5))
+        coef, details = fit_cox(data.z, data.time, data.event, l1_ratio=l1_ratio, seed=data.seed)
+        return cls(data.prep, coefficients=[float(c) for c in coef], details=details)
 
 
 def fit_risk_kind(
@@ -273,4 +261,4 @@ def fit_risk_kind(
     features or events."""
     if not list(names) or not np.asarray(event, bool).any():
         return ConstantRisk(prep, details={"reason": "no features or no events"})
-    return risk_class(kind).fit(x, time, event, prep, kind=kind, seed=seed, options=options)
+    return risk_class(kind).fit(FitData(x, time, event, prep, kind, seed, dict(options or {})))

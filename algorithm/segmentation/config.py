@@ -43,7 +43,7 @@ from algorithm.model_files import (
     MODEL_FILE,
     ModelError,
     created_stamp,
-    read_model_json,
+    read_kind,
     sibling_file,
     write_model_json,
 )
@@ -87,9 +87,7 @@ def config_path(model_dir: str | Path) -> Path:
     model_dir = Path(model_dir)
     if not (model_dir / MODEL_FILE).is_file():
         return model_dir / CONFIG_FILENAME
-    data = read_model_json(model_dir, FORMAT, (FORMAT_VERSION,))
-    if data.get("kind", KIND) != KIND:
-        raise ModelError(f"{model_dir / MODEL_FILE}: a segmentation model of kind {data.get('kind')!r}, not {KIND!r}")
+    data = read_kind(model_dir, "segmentation", KIND)
     try:
         return sibling_file(model_dir, data.get("config", CONFIG_FILENAME), "config")
     except ValueError as exc:

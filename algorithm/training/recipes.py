@@ -40,7 +40,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from hecktor.errors import HecktorError
+from hecktor.errors import UsageError
 
 _ALGORITHM = Path(__file__).resolve().parents[1]
 #: Folder of each task's bundled recipes.
@@ -55,8 +55,8 @@ EXTENDS = "extends"
 TABULAR_KEYS = ("task", "description", "options")
 
 
-class RecipeError(HecktorError):
-    """A recipe is missing, not a JSON object, extends itself, or belongs to another task."""
+class RecipeError(UsageError):
+    """A recipe is missing, not a JSON object, extends itself, or belongs to another task (exit status 2)."""
 
 
 def bundled_names(task: int) -> list[str]:

@@ -56,7 +56,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--config",
         default=str(DEFAULT_CONFIG),
-        help="segmentation config: a JSON path, or the name of a bundled one in algorithm/segmentation/configs"
+        help='segmentation recipe: a JSON path (it may "extends" another), or the name of a bundled one in'
+        " algorithm/segmentation/configs"
         " (e.g. paper_swinunetr_1mm, sjtu_coarse_to_fine/locator) (default: %(default)s)",
     )
     p.add_argument(

@@ -86,3 +86,13 @@ def test_segmentation_recipe_extends_and_flags_win(tmp_path) -> None:
     assert config.training["epochs"] == 3 and config.training["batch_size"] == base.training["batch_size"]
     args = argparse.Namespace(epochs=7, steps_per_epoch=None, batch_size=None, lr=None, seed=None, n_folds=None)
     assert train_seg.settings_from(config, args).epochs == 7
+
+
+def test_an_unknown_recipe_is_one_usage_line_before_any_work(tmp_path, capsys) -> None:
+    from algorithm.cli import main
+
+    argv = ["train", "prognosis", "--data", str(tmp_path / "none"), "--out", str(tmp_path / "o"), "--config", "nope"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert "Task 2 configuration 'nope' not found" in err[-1] and "paper_coxph_clinical" in err[-1]
+    assert not (tmp_path / "o").exists()
