@@ -89,26 +89,23 @@ class Algorithm:
         device: str = "auto",
         tta: bool = False,
     ) -> None:
+        from algorithm.model_files import load_model
+
         self.tasks = set(ALL_TASKS if tasks is None else tasks)
         if not self.tasks or not self.tasks <= ALL_TASKS:
             raise ValueError(f"tasks must be a non-empty subset of {{1, 2, 3}}, got {sorted(self.tasks)}")
         self.timings: dict[str, float] = {}
         # (issue 19) torch and MONAI take 5-20 s to import on a busy machine: a stage of its own, not a silent gap.
         with stage("import torch and MONAI", log, self.timings):
-            from algorithm.segmentation import Segmenter
+            import algorithm.segmentation  # noqa: F401 (the segmentation's modules import torch and MONAI)
         with stage("load models", log, self.timings):
             # Every task uses the segmentation: Task 1 writes it, Tasks 2 and 3 take features from it.
-            self.segmenter = Segmenter.load(resolve_component_dir("segmentation", model_dir), device=device, tta=tta)
-            self.prognosis = None
-            self.hpv = None
-            if 2 in self.tasks:
-                from algorithm.prognosis import PrognosisModel
-
-                self.prognosis = PrognosisModel.load(resolve_component_dir("prognosis", model_dir))
-            if 3 in self.tasks:
-                from algorithm.hpv import load_hpv_model
-
-                self.hpv = load_hpv_model(resolve_component_dir("hpv", model_dir))
+            seg_dir = resolve_component_dir("segmentation", model_dir)
+            self.segmenter = load_model("segmentation", seg_dir, device=device, tta=tta)
+            self.prognosis = (
+                load_model("prognosis", resolve_component_dir("prognosis", model_dir)) if 2 in self.tasks else None
+            )
+            self.hpv = load_model("hpv", resolve_component_dir("hpv", model_dir)) if 3 in self.tasks else None
         log.info("tasks %s ready on %s", ",".join(map(str, sorted(self.tasks))), self.segmenter.device)
 
     def run(self, input_dir: str | Path, output_dir: str | Path, *, checked: CheckedCase | None = None) -> CaseResult:

@@ -4,15 +4,18 @@ primary tumour, fused with the clinical vector by an MLP; sigmoid output.
 Input crop: a cube of ``crop_mm`` (default 64 mm) at ``spacing_mm`` (default 2 mm), centred on the
 centroid of the GTVp (label 1; all lesions when there is no GTVp; the CT's centre when the mask is
 empty), CT and PET resampled linearly onto it with the segmentation helpers
-(:func:`algorithm.segmentation.resample.array_on`), CT clipped to [-200, 300] HU -> [-1, 1], PET
-log1p(SUV clipped to 20) / log1p(10). Encoders (MONAI, ``spatial_dims=3``, 2 input channels):
+(:func:`algorithm.segmentation.resample.array_on`), then normalised as the model's ``input`` block says
+(:class:`InputNormalisation`; by default CT clipped to [-200, 300] HU -> [-1, 1], PET log1p(SUV clipped
+to 20) / log1p(10)). Encoders (MONAI, ``spatial_dims=3``, 2 input channels):
 ``resnet18``, ``resnet10``, ``densenet121``, ``seresnet50``, ``efficientnet-b0``; the encoder gives
 ``embed`` numbers, concatenated with the imputed, standardised clinical vector and mapped by an MLP to
 one logit. The decision threshold maximises balanced accuracy on a stratified validation split.
 
-Files: ``model.json`` (``"kind": "cnn"``, format ``hecktor-kit/hpv`` v1: encoder, crop, clinical
-imputer/scaler, threshold, the clinical-only fallback classifier used when no image is given) and
-``cnn.pt`` (a state_dict, loaded with ``weights_only=True``).
+Files: ``model.json`` (``"kind": "cnn"``, format ``hecktor-kit/hpv`` v1: encoder, crop, the input
+normalisation, clinical imputer/scaler, threshold, the clinical-only fallback classifier used when no
+image is given) and ``cnn.pt`` (a state_dict, loaded with ``weights_only=True``). A file written before
+the ``input`` block existed is read with the values the code then had fixed (the defaults of
+:class:`InputNormalisation`), so it predicts exactly as before.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ import torch
 from torch import nn
 
 from algorithm.features import CLINICAL_FEATURE_NAMES
+from algorithm.model_files import inconsistent, read_kind, sibling_file
 from algorithm.segmentation.normalise import normalise_ct, normalise_pet
 from algorithm.segmentation.resample import array_on
 from algorithm.tabular import Imputer, Scaler, created_stamp, design_row, write_model_json
@@ -74,10 +78,62 @@ class FusionNet(nn.Module):
         return self.head(torch.cat([self.encoder(image), clinical], dim=1))[:, 0]
 
 
+@dataclass(frozen=True)
+class InputNormalisation:
+    """How the crop's CT and PET become network input (saved in ``model.json`` as ``input``).
+
+    Attributes:
+        ct_window_hu: CT window (HU), mapped to [-1, 1].
+        pet_transform: ``log1p`` (log1p(SUV) / log1p(pet_scale)) or ``linear`` (SUV / pet_scale).
+        pet_scale: PET scale, SUV.
+        pet_clip_suv: PET clipped to [0, pet_clip_suv] SUV first.
+        ct_outside_hu: CT value outside the scan (HU); the PET's is 0 SUV.
+    """
+
+    ct_window_hu: tuple[float, float] = (-200.0, 300.0)
+    pet_transform: str = "log1p"
+    pet_scale: float = 10.0
+    pet_clip_suv: float = 20.0
+    ct_outside_hu: float = -1024.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "ct_window_hu": list(self.ct_window_hu),
+            "pet_transform": self.pet_transform,
+            "pet_scale": self.pet_scale,
+            "pet_clip_suv": self.pet_clip_suv,
+            "ct_outside_hu": self.ct_outside_hu,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> InputNormalisation:
+        """Read an ``input`` block; a key left out takes its default (the values of files without the block)."""
+        unknown = sorted(set(data) - set(cls().to_dict()))
+        if unknown:
+            raise ValueError(f"unknown input normalisation keys: {', '.join(unknown)}")
+        lo, hi = (float(v) for v in data.get("ct_window_hu", cls.ct_window_hu))
+        transform = str(data.get("pet_transform", cls.pet_transform))
+        if not lo < hi or transform not in ("log1p", "linear"):
+            raise ValueError(f"unusable input normalisation: CT window [{lo}, {hi}], PET transform {transform!r}")
+        return cls(
+            (lo, hi),
+            transform,
+            float(data.get("pet_scale", cls.pet_scale)),
+            float(data.get("pet_clip_suv", cls.pet_clip_suv)),
+            float(data.get("ct_outside_hu", cls.ct_outside_hu)),
+        )
+
+
 def crop_case(
-    ct: sitk.Image, pet: sitk.Image, label: sitk.Image | None, crop_mm: float = 64.0, spacing_mm: float = 2.0
+    ct: sitk.Image,
+    pet: sitk.Image,
+    label: sitk.Image | None,
+    crop_mm: float = 64.0,
+    spacing_mm: float = 2.0,
+    norm: InputNormalisation | None = None,
 ) -> np.ndarray:
-    """(2, n, n, n) float32 PET/CT crop centred on the GTVp (see the module docstring)."""
+    """(2, n, n, n) float32 PET/CT crop centred on the GTVp, normalised by ``norm`` (see the module docstring)."""
+    norm = norm or InputNormalisation()
     centre = None
     if label is not None:
         lab = sitk.GetArrayViewFromImage(label)
@@ -94,8 +150,10 @@ def crop_case(
     grid = Grid(
         (n, n, n), (spacing_mm,) * 3, tuple(float(o) for o in origin), (1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0)
     )
-    ct_arr = normalise_ct(array_on(ct, grid, sitk.sitkLinear, -1024.0), (-200.0, 300.0))
-    pet_arr = normalise_pet(array_on(pet, grid, sitk.sitkLinear, 0.0), "log1p", 10.0, 20.0)
+    ct_arr = normalise_ct(array_on(ct, grid, sitk.sitkLinear, norm.ct_outside_hu), norm.ct_window_hu)
+    pet_arr = normalise_pet(
+        array_on(pet, grid, sitk.sitkLinear, 0.0), norm.pet_transform, norm.pet_scale, norm.pet_clip_suv
+    )
     return np.stack([ct_arr, pet_arr]).astype(np.float32)
 
 
@@ -116,6 +174,7 @@ class CnnHPVModel:
     hidden: int = 32
     prevalence: float = 0.5
     training: dict[str, Any] = field(default_factory=dict)
+    norm: InputNormalisation = field(default_factory=InputNormalisation)
 
     def clinical_vector(self, clinical: ClinicalRecord | None) -> np.ndarray:
         row = design_row(None, clinical, self.clinical_names)[None, :]
@@ -139,7 +198,7 @@ class CnnHPVModel:
             p = float(self.fallback.predict_proba(design_row(features, clinical, self.fallback.feature_names)[None])[0])
             return bool(p >= self.fallback.threshold), p if math.isfinite(p) else self.prevalence
         try:
-            crop = crop_case(*images, crop_mm=self.crop_mm, spacing_mm=self.spacing_mm)[None]
+            crop = crop_case(*images, crop_mm=self.crop_mm, spacing_mm=self.spacing_mm, norm=self.norm)[None]
             p = float(self.probabilities(crop, self.clinical_vector(clinical))[0])
         except (RuntimeError, ValueError) as exc:  # never lose the case: fall back to the clinical classifier
             log.warning("CNN HPV model failed (%s); using the clinical-only classifier", exc)
@@ -157,6 +216,7 @@ class CnnHPVModel:
             "encoder": self.encoder,
             "architecture": {"embed": self.embed, "hidden": self.hidden, "in_channels": ["CT", "PET"]},
             "crop": {"size_mm": self.crop_mm, "spacing_mm": self.spacing_mm, "centre": "GTVp centroid"},
+            "input": self.norm.to_dict(),
             "clinical_names": list(self.clinical_names),
             "imputer": self.imputer.to_dict(),
             "scaler": self.scaler.to_dict(),
@@ -172,6 +232,30 @@ class CnnHPVModel:
         torch.save({k: v.detach().cpu() for k, v in self.net.state_dict().items()}, Path(model_dir) / WEIGHTS_FILE)
         return write_model_json(model_dir, self.to_dict())
 
+    def describe(self) -> dict[str, Any]:
+        """Task, kind, encoder, crop and input normalisation, the training record's headline."""
+        return {
+            "task": "hpv",
+            "kind": "cnn",
+            "encoder": self.encoder,
+            "crop_mm": self.crop_mm,
+            "spacing_mm": self.spacing_mm,
+            "input": self.norm.to_dict(),
+            "threshold": self.threshold,
+            "trained_on": self.training.get("data"),
+        }
+
+    @classmethod
+    def load(cls, model_dir: str | Path, **options: Any) -> CnnHPVModel:
+        """Load ``model_dir/model.json`` and its ``cnn.pt``.
+
+        Raises:
+            ModelError: missing, invalid, of another format/version/kind, or inconsistent.
+        """
+        data = read_kind(model_dir, "hpv", "cnn")
+        with inconsistent(model_dir, "CNN HPV model"):
+            return cls.from_dict(data, model_dir)
+
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], model_dir: str | Path) -> CnnHPVModel:
         from algorithm.hpv.model import Classifier
@@ -180,10 +264,8 @@ class CnnHPVModel:
         arch = dict(data.get("architecture", {}))
         embed, hidden = int(arch.get("embed", 16)), int(arch.get("hidden", 32))
         net = FusionNet(str(data["encoder"]), len(names), embed, hidden)
-        weights = str(data.get("weights", WEIGHTS_FILE))
-        if Path(weights).name != weights:
-            raise ValueError(f"weights file {weights!r} must be a plain file name beside model.json")
-        net.load_state_dict(torch.load(Path(model_dir) / weights, map_location="cpu", weights_only=True))
+        weights = sibling_file(model_dir, data.get("weights", WEIGHTS_FILE), "weights")
+        net.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))
         crop = dict(data.get("crop", {}))
         return cls(
             encoder=str(data["encoder"]),
@@ -199,6 +281,7 @@ class CnnHPVModel:
             hidden=hidden,
             prevalence=float(data.get("prevalence", 0.5)),
             training=dict(data.get("training", {})),
+            norm=InputNormalisation.from_dict(dict(data.get("input", {}))),
         )
 
 
@@ -216,8 +299,10 @@ def fit_cnn_hpv(
     crop_mm: float = 64.0,
     spacing_mm: float = 2.0,
     fallback: Any = None,
+    norm: InputNormalisation | None = None,
 ) -> tuple[CnnHPVModel, dict[str, Any]]:
-    """Train on ``crops`` (n, 2, s, s, s), clinical rows (n, len(CLINICAL_FEATURE_NAMES)) and labels ``y``.
+    """Train on ``crops`` (n, 2, s, s, s, made with ``norm``), clinical rows (n, len(CLINICAL_FEATURE_NAMES))
+    and labels ``y``.
 
     A stratified ``val_fraction`` of the cases is held out; the threshold maximises balanced accuracy there.
     Returns the model and validation figures.
@@ -256,6 +341,7 @@ def fit_cnn_hpv(
             loss.backward()
             opt.step()
     model = CnnHPVModel(encoder, names, imputer, scaler, net, fallback, 0.5, crop_mm, spacing_mm)
+    model.norm = norm or InputNormalisation()
     model.prevalence = float(y[tr].mean())
     p_val = model.probabilities(crops[va], clin[va])
     model.threshold = best_threshold(y[va], p_val)
@@ -275,7 +361,9 @@ def f1_macro(y: np.ndarray, decision: np.ndarray) -> float:
     return float(np.mean(scores))
 
 
-def crops_of(cases: Sequence[Any], crop_mm: float = 64.0, spacing_mm: float = 2.0) -> np.ndarray:  # cases: TrainingCase
+def crops_of(
+    cases: Sequence[Any], crop_mm: float = 64.0, spacing_mm: float = 2.0, norm: InputNormalisation | None = None
+) -> np.ndarray:  # cases: TrainingCase
     """Crops of training cases (images read from their paths)."""
     from hecktor.imageio import read_image
 
@@ -284,5 +372,6 @@ def crops_of(cases: Sequence[Any], crop_mm: float = 64.0, spacing_mm: float = 2.
         label = read_image(case.label, "mask") if case.label is not None else None
         if label is not None and label.GetPixelID() != sitk.sitkUInt8:
             label = sitk.Cast(sitk.Round(label), sitk.sitkUInt8)
-        out.append(crop_case(read_image(case.ct, "CT"), read_image(case.pet, "PET"), label, crop_mm, spacing_mm))
+        ct, pet = read_image(case.ct, "CT"), read_image(case.pet, "PET")
+        out.append(crop_case(ct, pet, label, crop_mm, spacing_mm, norm))
     return np.stack(out)

@@ -14,7 +14,7 @@ The probability is always finite and in [0, 1].
 
 ``model.json`` (format ``hecktor-kit/hpv``, version 1)::
 
-    {"format": "hecktor-kit/hpv", "format_version": 1, "created": ISO date,
+    {"format": "hecktor-kit/hpv", "format_version": 1, "kind": "features", "created": ISO date,
      "main": CLASSIFIER, "fallback": CLASSIFIER, "prevalence": p, "dropped_features": [...], "training": {...}}
     CLASSIFIER = {"feature_names": [...], "log1p_features": [...], "imputer": {...},
                   "scaler": {"mean": [...], "std": [...]},
@@ -40,9 +40,9 @@ from sklearn.calibration import CalibratedClassifierCV
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold
 
+from algorithm.model_files import inconsistent, read_kind
 from algorithm.tabular import (
     Imputer,
-    ModelFileError,
     Scaler,
     apply_log1p,
     created_stamp,
@@ -50,7 +50,6 @@ from algorithm.tabular import (
     fit_preprocessing,
     imaging_names,
     main_and_clinical_inputs,
-    read_model_json,
     rows_without_imaging,
     take_columns,
     write_model_json,
@@ -62,6 +61,8 @@ log = logging.getLogger(__name__)
 
 FORMAT = "hecktor-kit/hpv"
 FORMAT_VERSION = 1
+#: The file-level kind (:mod:`algorithm.model_files`) of this classifier.
+KIND = "features"
 C_GRID: tuple[float, ...] = (0.01, 0.03, 0.1, 0.3, 1.0, 3.0)
 #: Penalties tried by the inner split (with every ``C`` of :data:`C_GRID`).
 PENALTIES: tuple[str, ...] = ("l2", "l1")
@@ -333,6 +334,7 @@ class HPVModel:
         return {
             "format": FORMAT,
             "format_version": FORMAT_VERSION,
+            "kind": KIND,
             "created": created_stamp(),
             "main": self.main.to_dict(),
             "fallback": self.fallback.to_dict(),
@@ -356,21 +358,27 @@ class HPVModel:
         return write_model_json(model_dir, self.to_dict())
 
     @classmethod
-    def load(cls, model_dir: str | Path) -> HPVModel:
+    def load(cls, model_dir: str | Path, **options: Any) -> HPVModel:
         """Load ``model_dir/model.json``.
 
         A folder of any kind (the CNN + clinical model too) loads with :func:`algorithm.hpv.load_hpv_model`.
 
         Raises:
-            ModelFileError: missing, invalid, of another format/version or kind, or inconsistent.
+            ModelError: missing, invalid, of another format/version or kind, or inconsistent.
         """
-        data = read_model_json(model_dir, FORMAT, (FORMAT_VERSION,))
-        if data.get("kind") == "cnn":
-            raise ModelFileError(f"{model_dir}: a CNN HPV model; load it with algorithm.hpv.load_hpv_model")
-        try:
+        data = read_kind(model_dir, "hpv", KIND)
+        with inconsistent(model_dir, "HPV model"):
             return cls.from_dict(data)
-        except (KeyError, TypeError, ValueError) as exc:
-            raise ModelFileError(f"{model_dir}: inconsistent HPV model ({type(exc).__name__}: {exc})") from None
+
+    def describe(self) -> dict[str, Any]:
+        """Task, kind, the two classifiers' inputs and thresholds, the training record's headline."""
+        return {
+            "task": "hpv",
+            "kind": KIND,
+            "main": {"n_features": len(self.main.feature_names), "threshold": self.main.threshold},
+            "fallback": {"n_features": len(self.fallback.feature_names), "threshold": self.fallback.threshold},
+            "trained_on": self.training.get("data"),
+        }
 
 
 def fit_hpv_model(

@@ -25,11 +25,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
 from torch import nn
+
+from algorithm.prognosis.risk import FitData, Preprocessing, RiskModel
 
 DISCRETE_KINDS = ("deephit", "mtlr")
 
@@ -234,3 +236,51 @@ def fit_discrete(
     head.net = net
     head.history = {"epochs_run": len(losses), "final_loss": round(losses[-1], 5) if losses else None}
     return head
+
+
+@dataclass
+class DiscreteRisk(RiskModel):
+    """DeepHit / MTLR as a risk model (:mod:`.risk`): the head on the standardised features; ``kind`` is the
+    head's. Its MLP parameters are a state_dict beside ``model.json`` (``<role>_<kind>.pt``)."""
+
+    has_curves: ClassVar[bool] = True
+    head: DiscreteSurvival | None = None
+    weights_file: str = ""
+
+    @property  # type: ignore[override]
+    def kind(self) -> str:  # deephit | mtlr, from the head
+        return self.head.kind if self.head is not None else "deephit"
+
+    def risk(self, x: np.ndarray) -> np.ndarray:
+        assert self.head is not None
+        return self.head.risk(self.standardised(x))
+
+    def survival_matrix(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        assert self.head is not None
+        return np.asarray(self.head.grid, dtype=np.float64), self.head.survival(self.standardised(self._rows(x)))
+
+    def params(self) -> dict[str, Any]:
+        assert self.head is not None
+        return {"network": self.head.to_dict(self.weights_file)}
+
+    def save_files(self, model_dir: Path, role: str) -> None:
+        assert self.head is not None
+        self.weights_file = self.weights_file or f"{role}_{self.kind}.pt"
+        Path(model_dir).mkdir(parents=True, exist_ok=True)
+        self.head.save_weights(Path(model_dir) / self.weights_file)
+
+    @classmethod
+    def from_params(cls, prep: Preprocessing, data: Mapping[str, Any], model_dir: Path | None) -> DiscreteRisk:
+        if model_dir is None:
+            raise ValueError(f"a {data['kind']} model needs its folder to load the weights")
+        head = DiscreteSurvival.from_dict(data["network"], Path(model_dir))
+        if head.n_features != len(prep.feature_names):
+            raise ValueError("network inputs and feature_names differ in length")
+        missing = str(data.get("missing", "impute"))
+        return cls(prep, missing=missing, head=head, weights_file=str(data["network"]["weights"]))
+
+    @classmethod
+    def fit(cls, data: FitData) -> DiscreteRisk:
+        settings = data.options.get("discrete_settings")
+        head = fit_discrete(data.kind, data.z, data.time, data.event, settings, seed=data.seed)
+        return cls(data.prep, head=head)

@@ -11,7 +11,7 @@ published model (and imputed when a bag has nothing else). Volumes and TLG enter
 
 ``model.json`` (format ``hecktor-kit/prognosis``, version 1)::
 
-    {"format": "hecktor-kit/prognosis", "format_version": 1, "created": ISO date,
+    {"format": "hecktor-kit/prognosis", "format_version": 1, "kind": "main+fallback", "created": ISO date,
      "main": RISK, "fallback": RISK, "fallback_map": {"slope": a, "intercept": b},
      "dropped_features": [...], "training": {...}}
     RISK = {"kind": "icare" | "cox" | "deephit" | "mtlr" | "constant", "feature_names": [...], "log1p_features": [...],
@@ -27,6 +27,10 @@ DeepHit / MTLR (:mod:`.discrete`) keep their MLP parameters in a torch state_dic
 (``main_<kind>.pt``, ``fallback_<kind>.pt``; loaded with ``weights_only=True``). Their risk is minus the
 restricted mean survival time up to the last grid time (days), and :meth:`PrognosisModel.predict_survival`
 gives the survival curve at the grid times; ICARE and Cox give no curve (``None``).
+
+Each ``RISK`` is read by the class of its ``kind`` (:mod:`.risk`: one class per kind, registered in
+:data:`~algorithm.prognosis.risk.RISK_KINDS`); the file as a whole follows :mod:`algorithm.model_files`
+(a file without ``kind`` is a ``main+fallback`` one).
 """
 
 from __future__ import annotations
@@ -40,18 +44,15 @@ from typing import Any
 
 import numpy as np
 
-from algorithm.prognosis.cox import fit_cox
-from algorithm.prognosis.icare import IcareBag, IcareSettings, fit_icare, predict_icare
+from algorithm.model_files import inconsistent, read_kind
+from algorithm.prognosis.icare import IcareSettings
+from algorithm.prognosis.risk import Preprocessing, RiskModel, fit_risk_kind
 from algorithm.tabular import (
-    Imputer,
-    Scaler,
-    apply_log1p,
     created_stamp,
     design_row,
     fit_preprocessing,
     imaging_names,
     main_and_clinical_inputs,
-    read_model_json,
     rows_without_imaging,
     take_columns,
     write_model_json,
@@ -62,112 +63,10 @@ log = logging.getLogger(__name__)
 
 FORMAT = "hecktor-kit/prognosis"
 FORMAT_VERSION = 1
+#: The file-level kind (:mod:`algorithm.model_files`): a main risk model and a clinical-only fallback.
+KIND = "main+fallback"
+#: Risk-model kinds the trainer fits (:data:`algorithm.prognosis.risk.RISK_KINDS` also loads ``constant``).
 MODEL_KINDS = ("icare", "cox", "deephit", "mtlr")
-#: Kinds whose parameters are a torch state_dict beside model.json (see :mod:`.discrete`).
-NEURAL_KINDS = ("deephit", "mtlr")
-
-
-@dataclass
-class RiskModel:
-    """One fitted risk model over ``feature_names`` (a pure function of a feature matrix)."""
-
-    kind: str
-    feature_names: list[str]
-    imputer: Imputer
-    scaler: Scaler
-    missing: str = "impute"
-    bags: list[IcareBag] = field(default_factory=list)
-    icare_settings: dict[str, Any] = field(default_factory=dict)
-    coefficients: list[float] = field(default_factory=list)
-    details: dict[str, Any] = field(default_factory=dict)
-    log1p: list[str] = field(default_factory=list)
-    head: Any = None  # a fitted :class:`algorithm.prognosis.discrete.DiscreteSurvival` (deephit / mtlr)
-    weights_file: str = ""
-
-    @property
-    def has_curves(self) -> bool:
-        return self.kind in NEURAL_KINDS and self.head is not None
-
-    def survival_matrix(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(grid times in days (K,), survival probabilities (n, K)) of the rows of ``x`` (deephit / mtlr only)."""
-        if not self.has_curves:
-            raise ValueError(f"a {self.kind!r} risk model has no survival curves")
-        x = np.asarray(x, dtype=np.float64).reshape(-1, len(self.feature_names))
-        z = self.scaler.transform(self.imputer.transform(apply_log1p(x, self.feature_names, self.log1p)))
-        return np.asarray(self.head.grid, dtype=np.float64), self.head.survival(z)
-
-    def predict_matrix(self, x: np.ndarray) -> np.ndarray:
-        """Risks of the rows of ``x`` (n, len(feature_names)); NaN entries handled as the module says."""
-        x = np.asarray(x, dtype=np.float64).reshape(-1, len(self.feature_names))
-        x = apply_log1p(x, self.feature_names, self.log1p)
-        if self.kind == "icare":
-            risk = predict_icare(self.bags, x) if self.missing == "skip" else np.full(len(x), np.nan)
-            todo = ~np.isfinite(risk)
-            if todo.any():
-                risk[todo] = predict_icare(self.bags, self.imputer.transform(x[todo]))
-        elif self.kind == "cox":
-            z = self.scaler.transform(self.imputer.transform(x))
-            risk = z @ np.asarray(self.coefficients, dtype=np.float64)
-        elif self.kind in NEURAL_KINDS:
-            z = self.scaler.transform(self.imputer.transform(x))
-            risk = self.head.risk(z)
-        else:
-            risk = np.zeros(len(x))
-        return np.where(np.isfinite(risk), risk, 0.0)
-
-    def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {
-            "kind": self.kind,
-            "feature_names": list(self.feature_names),
-            "log1p_features": list(self.log1p),
-            "imputer": self.imputer.to_dict(),
-            "scaler": self.scaler.to_dict(),
-            "missing": self.missing,
-        }
-        if self.kind == "icare":
-            out["icare"] = {"settings": self.icare_settings, "bags": [b.to_dict() for b in self.bags]}
-        if self.kind == "cox":
-            out["cox"] = {"coefficients": list(self.coefficients), "details": self.details}
-        if self.kind in NEURAL_KINDS:
-            out["network"] = self.head.to_dict(self.weights_file)
-        return out
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any], model_dir: str | Path | None = None) -> RiskModel:
-        kind = str(data["kind"])
-        if kind not in (*MODEL_KINDS, "constant"):
-            raise ValueError(f"unknown risk model kind {kind!r}")
-        names = [str(n) for n in data["feature_names"]]
-        model = cls(
-            kind=kind,
-            feature_names=names,
-            imputer=Imputer.from_dict(data["imputer"]),
-            scaler=Scaler.from_dict(data["scaler"]),
-            missing=str(data.get("missing", "impute")),
-            log1p=[str(n) for n in data.get("log1p_features", [])],
-        )
-        if kind == "icare":
-            model.bags = [IcareBag.from_dict(b) for b in data["icare"]["bags"]]
-            model.icare_settings = dict(data["icare"].get("settings", {}))
-            if any(j >= len(names) for b in model.bags for j in b.features):
-                raise ValueError("an ICARE bag refers to a feature index beyond feature_names")
-        if kind == "cox":
-            model.coefficients = [float(c) for c in data["cox"]["coefficients"]]
-            model.details = dict(data["cox"].get("details", {}))
-            if len(model.coefficients) != len(names):
-                raise ValueError("Cox coefficients and feature_names differ in length")
-        if kind in NEURAL_KINDS:
-            if model_dir is None:
-                raise ValueError(f"a {kind} model needs its folder to load the weights")
-            from algorithm.prognosis.discrete import DiscreteSurvival
-
-            model.head = DiscreteSurvival.from_dict(data["network"], Path(model_dir))
-            model.weights_file = str(data["network"]["weights"])
-            if model.head.n_features != len(names):
-                raise ValueError("network inputs and feature_names differ in length")
-        if len(model.imputer.values) != len(names) or len(model.scaler.mean) != len(names):
-            raise ValueError("imputer/scaler and feature_names differ in length")
-        return model
 
 
 def fit_risk_model(
@@ -182,27 +81,16 @@ def fit_risk_model(
     l1_ratio: float = 0.5,
     discrete_settings: Any = None,
 ) -> RiskModel:
-    """Fit a risk model of ``kind`` ("icare" or "cox") on ``x`` (n, p; NaN allowed), time (days), event."""
+    """Fit a risk model of ``kind`` (one of :data:`MODEL_KINDS`) on ``x`` (n, p; NaN allowed), time (days),
+    event; the preprocessing is fitted first, a ``constant`` model given without features or events."""
     names = list(names)
     if kind not in MODEL_KINDS:
         raise ValueError(f"unknown prognosis model {kind!r}; expected one of {MODEL_KINDS}")
     x, logs, imputer, scaler = fit_preprocessing(x, names)
-    if not names or not np.asarray(event, bool).any():
-        reason = {"reason": "no features or no events"}
-        return RiskModel("constant", names, imputer, scaler, details=reason, log1p=logs)
-    if kind == "icare":
-        settings = icare_settings or IcareSettings()
-        bags = fit_icare(x, time, event, settings, seed=seed)
-        return RiskModel(
-            "icare", names, imputer, scaler, "skip", bags=bags, icare_settings=settings.to_dict(), log1p=logs
-        )
-    if kind in NEURAL_KINDS:
-        from algorithm.prognosis.discrete import fit_discrete
-
-        head = fit_discrete(kind, scaler.transform(imputer.transform(x)), time, event, discrete_settings, seed=seed)
-        return RiskModel(kind, names, imputer, scaler, head=head, log1p=logs)
-    coef, details = fit_cox(scaler.transform(imputer.transform(x)), time, event, l1_ratio=l1_ratio, seed=seed)
-    return RiskModel("cox", names, imputer, scaler, coefficients=[float(c) for c in coef], details=details, log1p=logs)
+    options = {"icare_settings": icare_settings, "l1_ratio": l1_ratio, "discrete_settings": discrete_settings}
+    return fit_risk_kind(
+        kind, x, names, time, event, Preprocessing(names, imputer, scaler, logs), seed=seed, options=options
+    )
 
 
 @dataclass
@@ -272,6 +160,7 @@ class PrognosisModel:
         return {
             "format": FORMAT,
             "format_version": FORMAT_VERSION,
+            "kind": KIND,
             "created": created_stamp(),
             "main": self.main.to_dict(),
             "fallback": self.fallback.to_dict(),
@@ -295,26 +184,37 @@ class PrognosisModel:
     def save(self, model_dir: str | Path) -> Path:
         """Write ``model_dir/model.json`` (and the state_dict of each deephit / mtlr network); returns its path."""
         for role, risk_model in (("main", self.main), ("fallback", self.fallback)):
-            if risk_model.kind in NEURAL_KINDS:
-                risk_model.weights_file = risk_model.weights_file or f"{role}_{risk_model.kind}.pt"
-                Path(model_dir).mkdir(parents=True, exist_ok=True)
-                risk_model.head.save_weights(Path(model_dir) / risk_model.weights_file)
+            risk_model.save_files(Path(model_dir), role)
         return write_model_json(model_dir, self.to_dict())
 
     @classmethod
-    def load(cls, model_dir: str | Path) -> PrognosisModel:
-        """Load ``model_dir/model.json``.
+    def load(cls, model_dir: str | Path, **options: Any) -> PrognosisModel:
+        """Load ``model_dir/model.json`` (any file of the prognosis task loads with
+        :func:`algorithm.prognosis.load_prognosis_model`).
 
         Raises:
-            ModelFileError: missing, invalid, of another format/version, or inconsistent.
+            ModelError: missing, invalid, of another format/version/kind, or inconsistent.
         """
-        from algorithm.tabular import ModelFileError
-
-        data = read_model_json(model_dir, FORMAT, (FORMAT_VERSION,))
-        try:
+        data = read_kind(model_dir, "prognosis", KIND)
+        with inconsistent(model_dir, "prognosis model"):
             return cls.from_dict(data, model_dir)
-        except (KeyError, TypeError, ValueError, OSError, RuntimeError) as exc:
-            raise ModelFileError(f"{model_dir}: inconsistent prognosis model ({type(exc).__name__}: {exc})") from None
+
+    def predict(
+        self, features: Mapping[str, float] | None, clinical: ClinicalRecord | None, images: Any = None
+    ) -> float:
+        """The component contract's prediction: :meth:`predict_risk` (``images`` unused)."""
+        return self.predict_risk(features, clinical)
+
+    def describe(self) -> dict[str, Any]:
+        """Task, kind, the main and fallback risk models and the training record's headline."""
+        return {
+            "task": "prognosis",
+            "kind": KIND,
+            "main": self.main.describe(),
+            "fallback": self.fallback.describe(),
+            "survival_curves": self.has_curves,
+            "trained_on": self.training.get("data"),
+        }
 
 
 def fit_prognosis_model(

@@ -1,5 +1,9 @@
 """The segmentation model's configuration: one JSON file (``config.json``) next to the fold weights.
 
+A model folder's ``model.json`` (format ``hecktor-kit/segmentation`` v1, kind ``monai``; see
+:mod:`algorithm.model_files`) names this file and the fold weights (:func:`config_path`,
+:func:`write_descriptor`); a folder with ``config.json`` alone (ensemble members, locators) loads too.
+
 Every vector in the file is in ITK index order **(x, y, z)** = (left, posterior, superior) in LPS, the
 same order as ``sitk.Image.GetSpacing()``; code that works on numpy arrays (z, y, x) reverses them
 through the ``*_zyx`` properties. Units: mm for sizes and spacings, HU for the CT window, SUV for PET,
@@ -34,10 +38,22 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from hecktor.errors import HecktorError
+from algorithm.model_files import (
+    FORMAT_VERSION,
+    MODEL_FILE,
+    ModelError,
+    created_stamp,
+    read_kind,
+    sibling_file,
+    write_model_json,
+)
 
 #: Name of the configuration file inside a model folder.
 CONFIG_FILENAME = "config.json"
+#: ``format`` of the segmentation folder's descriptor ``model.json`` (:mod:`algorithm.model_files`).
+FORMAT = "hecktor-kit/segmentation"
+#: The descriptor's ``kind``: MONAI networks described by ``config.json``, one ``fold_<k>.pt`` per fold.
+KIND = "monai"
 #: Weight file of fold ``k`` inside a model folder (a ``state_dict`` saved with ``torch.save``).
 FOLD_FILENAME = "fold_{fold}.pt"
 #: Architectures the network factory knows (MONAI class names).
@@ -57,12 +73,38 @@ SWIN_DIVISOR = 32
 AXES = {"x": 0, "y": 1, "z": 2}
 
 
-class ModelError(HecktorError):
-    """The model folder, its configuration or its weights are missing or unusable."""
-
-
 #: Keys every config must state: the recipe that defines a trained model is never taken from defaults.
 REQUIRED_KEYS: tuple[str, ...] = ("version", "architecture", "spacing_mm", "patch_size", "crop_size_mm")
+
+
+def config_path(model_dir: str | Path) -> Path:
+    """The config file of a model folder: the one ``model.json`` names (checked: format, version, kind),
+    else ``config.json`` (a folder without descriptor: ensemble members, locators, older folders).
+
+    Raises:
+        ModelError: the descriptor is unusable (one line naming it).
+    """
+    model_dir = Path(model_dir)
+    if not (model_dir / MODEL_FILE).is_file():
+        return model_dir / CONFIG_FILENAME
+    data = read_kind(model_dir, "segmentation", KIND)
+    try:
+        return sibling_file(model_dir, data.get("config", CONFIG_FILENAME), "config")
+    except ValueError as exc:
+        raise ModelError(f"{model_dir / MODEL_FILE}: {exc}") from None
+
+
+def write_descriptor(model_dir: str | Path, folds: list[int]) -> Path:
+    """``model_dir/model.json`` naming the config and the fold weight files; returns its path."""
+    payload = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "kind": KIND,
+        "created": created_stamp(),
+        "config": CONFIG_FILENAME,
+        "weights": [FOLD_FILENAME.format(fold=k) for k in folds],
+    }
+    return write_model_json(model_dir, payload)
 
 
 @dataclass

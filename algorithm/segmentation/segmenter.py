@@ -12,13 +12,14 @@ import dataclasses
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import SimpleITK as sitk
 import torch
 
 from algorithm.intensity import uptake_reference
-from algorithm.segmentation.config import ModelError, SegmentationConfig
+from algorithm.segmentation.config import KIND, ModelError, SegmentationConfig, config_path
 from algorithm.segmentation.infer import mirror_flips, predict_probabilities
 from algorithm.segmentation.locate_net import NetworkLocator
 from algorithm.segmentation.map_back import paste_on_ct, probabilities_on_ct_block
@@ -99,7 +100,8 @@ class Segmenter:
     def load(
         cls, model_dir: str | Path, device: str = "auto", tta: bool = False, folds: list[int] | None = None
     ) -> Segmenter:
-        """Load ``config.json`` and ``fold_<k>.pt`` for each fold (default: the config's ``folds``).
+        """Load the config (named by ``model.json``, else ``config.json``) and ``fold_<k>.pt`` for each fold
+        (default: the config's ``folds``).
 
         Raises:
             ModelError: the folder, config or a weight file is missing or does not fit.
@@ -107,7 +109,7 @@ class Segmenter:
         model_dir = Path(model_dir)
         if not model_dir.is_dir():
             raise ModelError(f"{model_dir}: segmentation model folder is missing")
-        config = SegmentationConfig.load(model_dir)
+        config = SegmentationConfig.load(config_path(model_dir))
         folds_override = folds
         folds = list(config.folds if folds is None else folds)
         if not folds:
@@ -138,6 +140,24 @@ class Segmenter:
             )
         first = members[0]
         return cls(config, first.nets, chosen, first.folds, tta, model_dir, members, locator)
+
+    def predict(self, ct: sitk.Image, pet: sitk.Image, timings: dict[str, float] | None = None) -> sitk.Image:
+        """The component contract's prediction: :meth:`segment`."""
+        return self.segment(ct, pet, timings)
+
+    def describe(self) -> dict[str, Any]:
+        """Task, kind, architecture(s), folds, grid and device, for logs."""
+        return {
+            "task": "segmentation",
+            "kind": KIND,
+            "members": {
+                m.name or "model": {"architecture": m.config.architecture, "folds": m.folds} for m in self.members
+            },
+            "spacing_mm": list(self.config.spacing_mm),
+            "locate": self.config.locate.method,
+            "tta": self.tta,
+            "device": str(self.device),
+        }
 
     def segment(self, ct: sitk.Image, pet: sitk.Image, timings: dict[str, float] | None = None) -> sitk.Image:
         """Label image (uint8: 0 background, 1 GTVp, 2 GTVn) on exactly the CT grid.

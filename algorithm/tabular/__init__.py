@@ -1,10 +1,17 @@
 """Tabular model building blocks shared by the Task 2 and Task 3 models.
 
 Input rows (:func:`design_row`), fitted imputation and scaling stored as JSON (:class:`Imputer`,
-:class:`Scaler`), model files (:func:`write_model_json`, :func:`read_model_json`) and cross-validation
-helpers (:mod:`algorithm.tabular.cv`).
+:class:`Scaler`), model files (:func:`write_model_json`, :func:`read_model_json`, from
+:mod:`algorithm.model_files`) and cross-validation helpers (:mod:`algorithm.tabular.cv`).
 """
 
+from algorithm.model_files import (
+    MODEL_FILE,
+    ModelError,
+    created_stamp,
+    read_model_json,
+    write_model_json,
+)
 from algorithm.tabular.preprocess import (
     Imputer,
     Scaler,
@@ -18,18 +25,11 @@ from algorithm.tabular.preprocess import (
     take_columns,
     usable_columns,
 )
-from algorithm.tabular.serialisation import (
-    MODEL_FILE,
-    ModelFileError,
-    created_stamp,
-    read_model_json,
-    write_model_json,
-)
 
 __all__ = [
     "MODEL_FILE",
     "Imputer",
-    "ModelFileError",
+    "ModelError",
     "Scaler",
     "apply_log1p",
     "created_stamp",

@@ -19,30 +19,27 @@ import argparse
 import logging
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from algorithm.hpv import HPVModel, fit_hpv_model, load_hpv_model
+from algorithm.model_files import json_safe
 from algorithm.tabular.cv import make_folds, report_binary, report_bootstrap
-from algorithm.tabular.serialisation import json_safe
-from algorithm.training.configs import apply_config
-from algorithm.training.tabular_data import (
-    TrainingSet,
+from algorithm.training.options import DataOptions, add_trainer_parser, finish_trainer_parser, trainer_main
+from algorithm.training.recipes import apply_recipe
+from algorithm.training.records import (
     add_oracle,
-    add_trainer_parser,
-    finish_trainer_parser,
     holdout_record,
-    load_holdout,
     masks_label,
-    prepare_training_set,
     rounded_timings,
     save_trained,
-    trainer_main,
     write_cv_predictions,
 )
-from algorithm.training.tabular_data import figure as _f
+from algorithm.training.records import figure as _f
+from algorithm.training.training_set import TrainingSet, load_holdout, prepare_training_set
 from hecktor.progress import progress, stage
 
 log = logging.getLogger(__name__)
@@ -67,7 +64,42 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 DEFAULTS = {"model": "features", "encoder": "resnet18"}
 
 
-def run_cnn(args: argparse.Namespace) -> int:
+@dataclass(frozen=True)
+class HpvOptions:
+    """The options of ``train hpv``: the shared data options and the model's.
+
+    Attributes:
+        common: dataset, output, folds, seed... (:class:`~algorithm.training.options.DataOptions`).
+        model: ``features`` (calibrated logistic regression) or ``cnn`` (CNN + clinical MLP).
+        calibration: ``sigmoid`` or ``isotonic`` (features model).
+        encoder: CNN encoder name.
+        epochs: CNN training epochs.
+        crop_mm: CNN crop edge, mm.
+        crop_spacing_mm: CNN crop voxel size, mm.
+    """
+
+    common: DataOptions
+    model: str = "features"
+    calibration: str = "sigmoid"
+    encoder: str = "resnet18"
+    epochs: int = 20
+    crop_mm: float = 64.0
+    crop_spacing_mm: float = 2.0
+
+    @classmethod
+    def from_args(cls, args: argparse.Namespace) -> HpvOptions:
+        return cls(
+            DataOptions.from_args(args),
+            str(args.model),
+            str(args.calibration),
+            str(args.encoder),
+            int(args.epochs),
+            float(args.crop_mm),
+            float(args.crop_spacing_mm),
+        )
+
+
+def train_cnn(opts: HpvOptions) -> int:
     """Train, validate and save the CNN + clinical HPV model; prints the validation figures; returns 0."""
     import torch
 
@@ -75,30 +107,30 @@ def run_cnn(args: argparse.Namespace) -> int:
     from algorithm.hpv.cnn import ENCODERS, crops_of, fit_cnn_hpv
     from algorithm.hpv.model import fit_classifier_with_threshold
 
-    if args.encoder not in ENCODERS:
-        raise SystemExit(f"error: unknown encoder {args.encoder!r}; expected one of {', '.join(ENCODERS)}")
+    if opts.encoder not in ENCODERS:
+        raise SystemExit(f"error: unknown encoder {opts.encoder!r}; expected one of {', '.join(ENCODERS)}")
     start = time.perf_counter()
-    data = prepare_training_set(args, task=3)
+    data = prepare_training_set(opts.common, task=3)
     y = np.array([c.targets["hpv"] for c in data.cases]).astype(int)
     col = {n: i for i, n in enumerate(data.names)}
     clin = data.x[:, [col[n] for n in CLINICAL_FEATURE_NAMES]]
     t0 = time.perf_counter()
-    crops = crops_of(data.cases, args.crop_mm, args.crop_spacing_mm)
+    crops = crops_of(data.cases, opts.crop_mm, opts.crop_spacing_mm)
     data.timings["crops_s"] = time.perf_counter() - t0
     fallback, _ = fit_classifier_with_threshold(
-        clin, list(CLINICAL_FEATURE_NAMES), y, data.groups, folds=args.folds, seed=args.seed
+        clin, list(CLINICAL_FEATURE_NAMES), y, data.groups, folds=opts.common.folds, seed=opts.common.seed
     )
     t0 = time.perf_counter()
-    torch.manual_seed(args.seed)
+    torch.manual_seed(opts.common.seed)
     model, val = fit_cnn_hpv(
         crops,
         clin,
         y,
-        encoder=args.encoder,
-        epochs=args.epochs,
-        seed=args.seed,
-        crop_mm=args.crop_mm,
-        spacing_mm=args.crop_spacing_mm,
+        encoder=opts.encoder,
+        epochs=opts.epochs,
+        seed=opts.common.seed,
+        crop_mm=opts.crop_mm,
+        spacing_mm=opts.crop_spacing_mm,
         fallback=fallback,
     )
     data.timings["train_s"] = time.perf_counter() - t0
@@ -106,46 +138,46 @@ def run_cnn(args: argparse.Namespace) -> int:
     model.training = json_safe(
         {
             "task": 3,
-            "model": f"CNN ({args.encoder}) + clinical MLP",
-            "config": args.config,
-            "data": Path(args.data).name,
+            "model": f"CNN ({opts.encoder}) + clinical MLP",
+            "config": opts.common.config,
+            "data": Path(opts.common.data).name,
             "n_cases": len(y),
             "n_positive": int(y.sum()),
-            "seed": args.seed,
-            "epochs": args.epochs,
+            "seed": opts.common.seed,
+            "epochs": opts.epochs,
             "threshold": round(model.threshold, 4),
             "validation": val,
             "notes": data.notes,
             "timings_s": rounded_timings(data.timings),
         }
     )
-    _, path = save_trained(model, args, score_cnn_holdout)
+    _, path = save_trained(model, opts.common, score_cnn_holdout)
     print(
-        f"Task 3 CNN ({args.encoder}): {len(y)} cases; validation split of {val['n_validation']}: balanced accuracy "
+        f"Task 3 CNN ({opts.encoder}): {len(y)} cases; validation split of {val['n_validation']}: balanced accuracy "
         f"{_f(val['balanced_accuracy'])}, AUC {_f(val['auc'])}, F1-macro {_f(val['f1_macro'])}, sensitivity "
         f"{_f(val['sensitivity'])}, specificity {_f(val['specificity'])}; threshold {_f(model.threshold)}. "
         f"Model written to {path} ({data.timings['total_s']:.0f} s)"
     )
     print_holdout(model.training)
-    load_hpv_model(Path(args.out))  # the files just written must load
+    load_hpv_model(Path(opts.common.out))  # the files just written must load
     return 0
 
 
-def score_cnn_holdout(model: Any, args: argparse.Namespace) -> dict[str, Any]:
+def score_cnn_holdout(model: Any, options: DataOptions) -> dict[str, Any]:
     """The CNN + clinical model on ``--holdout``: the same figures as :func:`score_holdout`."""
     from algorithm.hpv.cnn import crops_of
 
-    cases, x, names, oracle = load_holdout(args, task=3)
+    cases, x, names, oracle = load_holdout(options, task=3)
     y = np.array([c.targets["hpv"] for c in cases]).astype(int)
     col = {n: i for i, n in enumerate(names)}
     clinical = x[:, [col[n] for n in model.clinical_names]]
     clinical = model.scaler.transform(model.imputer.transform(clinical)).astype(np.float32)
-    prob = model.probabilities(crops_of(cases, model.crop_mm, model.spacing_mm), clinical)
+    prob = model.probabilities(crops_of(cases, model.crop_mm, model.spacing_mm, model.norm), clinical)
     dec = prob >= model.threshold
     out: dict[str, Any] = {
-        **holdout_record(args, cases),
+        **holdout_record(options, cases),
         "n_positive": int(y.sum()),
-        **score_calls(y, dec, prob, args.bootstrap, args.seed),
+        **score_calls(y, dec, prob, options.bootstrap, options.seed),
     }
     return add_oracle(out, oracle, "hpv_auc", "oracle_auc")
 
@@ -184,39 +216,50 @@ def cross_validate(
 
 
 def run(args: argparse.Namespace) -> int:
-    """Train, cross-validate and save the Task 3 model; prints the CV summary; returns 0."""
-    apply_config(args, 3, DEFAULTS)
-    if args.model == "cnn":
-        return run_cnn(args)
+    """The ``train hpv`` command: the recipe applied (explicit flags win), then :func:`train`."""
+    opts = HpvOptions.from_args(apply_recipe(args, 3, DEFAULTS))
+    return train_cnn(opts) if opts.model == "cnn" else train(opts)
+
+
+def train(opts: HpvOptions) -> int:
+    """Train, cross-validate and save the Task 3 features model; prints the CV summary; returns 0."""
     start = time.perf_counter()
-    data = prepare_training_set(args, task=3)
+    data = prepare_training_set(opts.common, task=3)
     y = np.array([c.targets["hpv"] for c in data.cases]).astype(int)
     log.info("Task 3: %d cases, %d HPV positive, %d centres", len(y), int(y.sum()), len(set(data.groups)))
     t0 = time.perf_counter()
-    cv, dec, prob, fold_of = cross_validate(data, args.folds, args.seed, args.calibration, args.bootstrap)
+    cv, dec, prob, fold_of = cross_validate(
+        data, opts.common.folds, opts.common.seed, opts.calibration, opts.common.bootstrap
+    )
     data.timings["cv_s"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    with stage(f"final fit on all {len(y)} cases (threshold from an inner {args.folds}-fold CV)", log):
+    with stage(f"final fit on all {len(y)} cases (threshold from an inner {opts.common.folds}-fold CV)", log):
         model = fit_hpv_model(
-            data.x, data.names, y, data.groups, folds=args.folds, calibration=args.calibration, seed=args.seed
+            data.x,
+            data.names,
+            y,
+            data.groups,
+            folds=opts.common.folds,
+            calibration=opts.calibration,
+            seed=opts.common.seed,
         )
     data.timings["final_fit_s"] = time.perf_counter() - t0
     data.timings["total_s"] = time.perf_counter() - start
     model.training = {
         "task": 3,
-        "model": f"logistic regression, {args.calibration} calibration",
-        "data": Path(args.data).name,
-        "masks": masks_label(args.masks),
+        "model": f"logistic regression, {opts.calibration} calibration",
+        "data": Path(opts.common.data).name,
+        "masks": masks_label(opts.common.masks),
         "n_cases": len(y),
         "n_positive": int(y.sum()),
         "n_centres": len(set(data.groups)),
-        "seed": args.seed,
+        "seed": opts.common.seed,
         "threshold": round(model.main.threshold, 4),
         "cross_validation": cv,
         "notes": data.notes,
         "timings_s": rounded_timings(data.timings),
     }
-    out, path = save_trained(model, args, score_holdout)
+    out, path = save_trained(model, opts.common, score_holdout)
     # column names as `score-folder --task 3` reads them: hpv (0/1 call), probability
     write_cv_predictions(out, data, fold_of, {"hpv": dec.astype(int), "probability": prob})
     print(
@@ -244,15 +287,15 @@ def print_holdout(training: dict[str, Any]) -> None:
     )
 
 
-def score_holdout(model: HPVModel, args: argparse.Namespace) -> dict[str, Any]:
+def score_holdout(model: HPVModel, options: DataOptions) -> dict[str, Any]:
     """AUC and balanced accuracy (bootstrap CIs) on ``--holdout``, plus the synthetic oracle AUC if known."""
-    cases, x, names, oracle = load_holdout(args, task=3)
+    cases, x, names, oracle = load_holdout(options, task=3)
     y = np.array([c.targets["hpv"] for c in cases]).astype(int)
     dec, prob = model.predict_table(x, names)
     out: dict[str, Any] = {
-        **holdout_record(args, cases),
+        **holdout_record(options, cases),
         "n_positive": int(y.sum()),
-        **score_calls(y, dec, prob, args.bootstrap, args.seed),
+        **score_calls(y, dec, prob, options.bootstrap, options.seed),
     }
     return add_oracle(out, oracle, "hpv_auc", "oracle_auc")
 

@@ -6,7 +6,7 @@
 
 ``--features`` restricts the model inputs as in the dataset paper's ablation (default: every feature,
 which is ``clinical+imaging+dose``); ``--config`` applies a named configuration
-(:mod:`algorithm.training.configs`). DeepHit / MTLR also write their network weights (``*.pt``).
+(:mod:`algorithm.training.recipes`). DeepHit / MTLR also write their network weights (``*.pt``).
 
 Steps: read the Task 2 table and images, compute (cached) features, cross-validate grouped by centre
 (Harrell's C of the pooled out-of-fold risks with a percentile-bootstrap 95 % CI, and per fold), fit
@@ -20,6 +20,7 @@ import argparse
 import logging
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -28,22 +29,18 @@ import numpy as np
 from algorithm.features import CLINICAL_FEATURE_NAMES, DOSE_FEATURE_NAMES
 from algorithm.prognosis import MODEL_KINDS, IcareSettings, PrognosisModel, fit_prognosis_model
 from algorithm.tabular.cv import make_folds, report_bootstrap, report_cindex
-from algorithm.training.configs import apply_config
-from algorithm.training.tabular_data import (
-    TrainingSet,
+from algorithm.training.options import DataOptions, add_trainer_parser, finish_trainer_parser, trainer_main
+from algorithm.training.recipes import apply_recipe
+from algorithm.training.records import (
     add_oracle,
-    add_trainer_parser,
-    finish_trainer_parser,
     holdout_record,
-    load_holdout,
     masks_label,
-    prepare_training_set,
     rounded_timings,
     save_trained,
-    trainer_main,
     write_cv_predictions,
 )
-from algorithm.training.tabular_data import figure as _f
+from algorithm.training.records import figure as _f
+from algorithm.training.training_set import TrainingSet, load_holdout, prepare_training_set
 
 log = logging.getLogger(__name__)
 
@@ -126,23 +123,52 @@ def cross_validate(
     return summary, oof, fold_of
 
 
+@dataclass(frozen=True)
+class PrognosisOptions:
+    """The options of ``train prognosis``: the shared data options and the model's.
+
+    Attributes:
+        common: dataset, output, folds, seed... (:class:`~algorithm.training.options.DataOptions`).
+        model: risk model kind, one of :data:`~algorithm.prognosis.MODEL_KINDS`.
+        features: one of :data:`FEATURE_SETS`, or ``None`` for every feature.
+        bags: ICARE bags.
+        epochs: DeepHit / MTLR training epochs (``None``: their default).
+    """
+
+    common: DataOptions
+    model: str = "icare"
+    features: str | None = None
+    bags: int = 100
+    epochs: int | None = None
+
+    @classmethod
+    def from_args(cls, args: argparse.Namespace) -> PrognosisOptions:
+        return cls(DataOptions.from_args(args), str(args.model), args.features, int(args.bags), args.epochs)
+
+
 def run(args: argparse.Namespace) -> int:
+    """The ``train prognosis`` command: the recipe applied (explicit flags win), then :func:`train`."""
+    return train(PrognosisOptions.from_args(apply_recipe(args, 2, DEFAULTS)))
+
+
+def train(opts: PrognosisOptions) -> int:
     """Train, cross-validate and save the Task 2 model; prints the CV summary; returns 0."""
     start = time.perf_counter()
-    apply_config(args, 2, DEFAULTS)
-    data = select_features(prepare_training_set(args, task=2), args.features)
-    settings = IcareSettings(n_bags=args.bags)
+    data = select_features(prepare_training_set(opts.common, task=2), opts.features)
+    settings = IcareSettings(n_bags=opts.bags)
     discrete = None
-    if args.model in ("deephit", "mtlr"):
+    if opts.model in ("deephit", "mtlr"):
         from algorithm.prognosis.discrete import DiscreteSettings
 
-        discrete = DiscreteSettings() if args.epochs is None else DiscreteSettings(epochs=args.epochs)
+        discrete = DiscreteSettings() if opts.epochs is None else DiscreteSettings(epochs=opts.epochs)
     time_days = np.array([c.targets["rfs_days"] for c in data.cases])
     event = np.array([c.targets["relapse"] for c in data.cases]).astype(bool)
     log.info("Task 2: %d cases, %d events, %d centres", len(event), int(event.sum()), len(set(data.groups)))
 
     t0 = time.perf_counter()
-    cv, oof, fold_of = cross_validate(data, args.model, args.folds, args.seed, settings, args.bootstrap, discrete)
+    cv, oof, fold_of = cross_validate(
+        data, opts.model, opts.common.folds, opts.common.seed, settings, opts.common.bootstrap, discrete
+    )
     data.timings["cv_s"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     model = fit_prognosis_model(
@@ -150,8 +176,8 @@ def run(args: argparse.Namespace) -> int:
         data.names,
         time_days,
         event,
-        args.model,
-        seed=args.seed,
+        opts.model,
+        seed=opts.common.seed,
         icare_settings=settings,
         discrete_settings=discrete,
     )
@@ -159,24 +185,24 @@ def run(args: argparse.Namespace) -> int:
     data.timings["total_s"] = time.perf_counter() - start
     model.training = {
         "task": 2,
-        "model": args.model,
-        "features": args.features or "all",
-        "config": args.config,
-        "data": Path(args.data).name,
-        "masks": masks_label(args.masks),
+        "model": opts.model,
+        "features": opts.features or "all",
+        "config": opts.common.config,
+        "data": Path(opts.common.data).name,
+        "masks": masks_label(opts.common.masks),
         "n_cases": len(event),
         "n_events": int(event.sum()),
         "n_centres": len(set(data.groups)),
-        "seed": args.seed,
+        "seed": opts.common.seed,
         "cross_validation": cv,
         "notes": data.notes,
         "timings_s": rounded_timings(data.timings),
     }
-    out, path = save_trained(model, args, score_holdout)
+    out, path = save_trained(model, opts.common, score_holdout)
     write_cv_predictions(out, data, fold_of, {"risk": oof})
     lo, hi = cv["c_index_ci95"]
     print(
-        f"Task 2 {args.model}: {len(event)} cases, {int(event.sum())} events; {cv['scheme']}: "
+        f"Task 2 {opts.model}: {len(event)} cases, {int(event.sum())} events; {cv['scheme']}: "
         f"C-index {_f(cv['c_index'])} (95% CI {_f(lo)}-{_f(hi)}; fold mean {_f(cv['c_index_fold_mean'])}). "
         f"Model written to {path} ({data.timings['total_s']:.0f} s)"
     )
@@ -213,17 +239,17 @@ def pooled_vs_fold_mean(pooled: float | None, fold_mean: float | None, gap: floa
     )
 
 
-def score_holdout(model: PrognosisModel, args: argparse.Namespace) -> dict[str, Any]:
+def score_holdout(model: PrognosisModel, options: DataOptions) -> dict[str, Any]:
     """Harrell's C (with bootstrap CI) of the final model on ``--holdout``, plus the synthetic oracle if known."""
-    cases, x, names, oracle = load_holdout(args, task=2)
+    cases, x, names, oracle = load_holdout(options, task=2)
     time_days = np.array([c.targets["rfs_days"] for c in cases])
     event = np.array([c.targets["relapse"] for c in cases]).astype(bool)
     risk = model.predict_table(x, names)
     lo, hi = report_bootstrap(
-        lambda i: report_cindex(time_days[i], event[i], risk[i]), len(risk), args.bootstrap, args.seed
+        lambda i: report_cindex(time_days[i], event[i], risk[i]), len(risk), options.bootstrap, options.seed
     )
     out: dict[str, Any] = {
-        **holdout_record(args, cases),
+        **holdout_record(options, cases),
         "n_events": int(event.sum()),
         "c_index": round(report_cindex(time_days, event, risk), 4),
         "c_index_ci95": [round(lo, 4), round(hi, 4)],

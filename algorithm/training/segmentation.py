@@ -26,9 +26,10 @@ from typing import Any
 
 import torch
 
-from algorithm.segmentation.config import CONFIG_FILENAME, FOLD_FILENAME, ModelError, SegmentationConfig
+from algorithm.segmentation.config import FOLD_FILENAME, ModelError, SegmentationConfig, write_descriptor
 from algorithm.segmentation.locate_net import NetworkLocator
 from algorithm.segmentation.segmenter import resolve_device
+from algorithm.training.recipes import RECIPE_DIRS, load_recipe, resolve_recipe
 from algorithm.training.seg_data import build_cache, centre_folds, find_cases, load_cached
 from algorithm.training.seg_loop import TrainSettings, train_fold
 from hecktor.errors import HecktorError
@@ -36,7 +37,7 @@ from hecktor.progress import setup_logging
 
 log = logging.getLogger(__name__)
 
-CONFIG_DIR = Path(__file__).resolve().parents[1] / "segmentation" / "configs"
+CONFIG_DIR = RECIPE_DIRS[1]
 #: Default recipe: the real-data 1 mm SegResNet (meant for a GPU).
 DEFAULT_CONFIG = CONFIG_DIR / "hecktor_1mm_segresnet.json"
 
@@ -55,7 +56,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--config",
         default=str(DEFAULT_CONFIG),
-        help="segmentation config: a JSON path, or the name of a bundled one in algorithm/segmentation/configs"
+        help='segmentation recipe: a JSON path (it may "extends" another), or the name of a bundled one in'
+        " algorithm/segmentation/configs"
         " (e.g. paper_swinunetr_1mm, sjtu_coarse_to_fine/locator) (default: %(default)s)",
     )
     p.add_argument(
@@ -111,8 +113,8 @@ def folds_to_train(requested: list[int | str] | None, config_path: Path, n_folds
     """
     if requested is not None and "all" not in requested:
         wanted, source = [int(k) for k in requested], "--folds"
-    elif requested is None and "folds" in _raw_config(config_path):
-        stated = [int(k) for k in _raw_config(config_path)["folds"]]
+    elif requested is None and "folds" in load_recipe(config_path, 1):
+        stated = [int(k) for k in load_recipe(config_path, 1)["folds"]]
         wanted, source = [k for k in stated if 0 <= k < n_folds], f'the config\'s "folds" ({config_path.name})'
         wanted = wanted or list(range(n_folds))
         if len(wanted) < len(stated):  # e.g. --n-folds 3 with a config naming folds 0-4: its folds that exist
@@ -124,14 +126,6 @@ def folds_to_train(requested: list[int | str] | None, config_path: Path, n_folds
         raise HecktorError(f"folds {bad} (from {source}) out of range 0..{n_folds - 1}")
     log.info("training fold(s) %s of %d (%s)", ", ".join(map(str, wanted)), n_folds, source)
     return wanted
-
-
-def _raw_config(path: Path) -> dict[str, Any]:
-    try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}
 
 
 def settings_from(config: SegmentationConfig, args: argparse.Namespace) -> TrainSettings:
@@ -149,20 +143,24 @@ def settings_from(config: SegmentationConfig, args: argparse.Namespace) -> Train
 
 
 def resolve_config(name: str | Path) -> Path:
-    """A config file from a path, or from the name of a bundled config (``configs/<name>[.json]``).
+    """A segmentation recipe from a path, or from the name of a bundled one (``configs/<name>[.json]``).
 
     Raises:
-        ModelError: neither exists (the bundled names are listed).
+        RecipeError: neither exists (the bundled names are listed).
     """
-    path = Path(name)
-    candidates = [path, CONFIG_DIR / path, CONFIG_DIR / f"{path}.json"]
-    for candidate in candidates:
-        if candidate.is_file():
-            return candidate
-        if candidate.is_dir() and (candidate / CONFIG_FILENAME).is_file():
-            return candidate / CONFIG_FILENAME
-    bundled = sorted(str(p.relative_to(CONFIG_DIR).with_suffix("")) for p in CONFIG_DIR.rglob("*.json"))
-    raise ModelError(f"segmentation config {str(name)!r} not found; bundled configs: {', '.join(bundled)}")
+    return resolve_recipe(name, 1)
+
+
+def load_config(path: Path) -> SegmentationConfig:
+    """The segmentation config of the recipe in ``path`` (its ``extends`` chain resolved).
+
+    Raises:
+        RecipeError, ModelError: the recipe or a value in it is unusable (one line naming the file).
+    """
+    try:
+        return SegmentationConfig.from_dict(load_recipe(path, 1))
+    except (TypeError, ModelError) as exc:
+        raise ModelError(f"{path}: {exc}") from None
 
 
 def run(args: argparse.Namespace) -> int:
@@ -179,7 +177,7 @@ def _train(args: argparse.Namespace) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     config_path = resolve_config(args.config)
-    config = SegmentationConfig.load(config_path)
+    config = load_config(config_path)
     if config.members:
         raise HecktorError(
             "this config describes an ensemble: train each member config (and the locator) on its own, then"
@@ -232,9 +230,10 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _write_config(config: SegmentationConfig, out: Path) -> None:
-    """``config.json`` listing every fold whose weights are in ``out``."""
+    """``config.json`` listing every fold whose weights are in ``out``, and the folder's ``model.json``."""
     config.folds = sorted(k for k in range(100) if (out / FOLD_FILENAME.format(fold=k)).is_file())
     config.save(out)
+    write_descriptor(out, config.folds)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -16,7 +16,7 @@ from algorithm.features import CLINICAL_FEATURE_NAMES, IMAGING_FEATURE_NAMES
 from algorithm.hpv import HPVModel, best_threshold, fit_hpv_model
 from algorithm.hpv.model import fit_classifier, logistic
 from algorithm.models import BUNDLED_MODEL_DIR
-from algorithm.tabular import ModelFileError, apply_log1p
+from algorithm.tabular import ModelError, apply_log1p
 from algorithm.tabular.cv import auc, balanced_accuracy
 from hecktor.clinical import parse_clinical
 
@@ -90,10 +90,10 @@ def test_one_class_training_set_gives_a_prior_model() -> None:
 
 
 def test_load_errors(tmp_path: Path) -> None:
-    with pytest.raises(ModelFileError, match="missing"):
+    with pytest.raises(ModelError, match="missing"):
         HPVModel.load(tmp_path)
     (tmp_path / "model.json").write_text('{"format": "hecktor-kit/prognosis", "format_version": 1}')
-    with pytest.raises(ModelFileError, match="expected a 'hecktor-kit/hpv' model"):
+    with pytest.raises(ModelError, match="expected a 'hecktor-kit/hpv' model"):
         HPVModel.load(tmp_path)
 
 

@@ -25,6 +25,7 @@ from algorithm.segmentation.locate import Box
 from algorithm.segmentation.normalise import stack_channels
 from algorithm.segmentation.preprocess import locate_box, region_target
 from algorithm.training import segmentation as train_cli
+from algorithm.training.recipes import RecipeError
 from algorithm.training.seg_data import find_cases
 from hecktor.geometry import Grid, grid_differences
 from hecktor.imageio import read_image
@@ -160,7 +161,7 @@ def test_sjtu_coarse_to_fine_trains_and_segments(
 def test_config_names_resolve_and_unknown_names_list_the_bundled_ones() -> None:
     assert train_cli.resolve_config("paper_unet_1mm").name == "paper_unet_1mm.json"
     assert train_cli.resolve_config("sjtu_coarse_to_fine/segresnet.json").parent.name == "sjtu_coarse_to_fine"
-    with pytest.raises(ModelError, match="paper_swinunetr_1mm"):
+    with pytest.raises(RecipeError, match="paper_swinunetr_1mm"):
         train_cli.resolve_config("no_such_config")
 
 

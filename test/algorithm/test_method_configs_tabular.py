@@ -1,4 +1,4 @@
-"""CPU smoke runs of every named configuration of the dataset paper (algorithm.training.configs).
+"""CPU smoke runs of every named configuration of the dataset paper (algorithm.training.recipes).
 
 A few training steps on a tiny synthetic cohort; the model is saved, loaded, and predicts a finite value.
 """
@@ -19,8 +19,8 @@ from algorithm.hpv import load_hpv_model  # noqa: E402
 from algorithm.prognosis import PrognosisModel  # noqa: E402
 from algorithm.training import hpv as train_hpv  # noqa: E402
 from algorithm.training import prognosis as train_prognosis  # noqa: E402
-from algorithm.training.configs import CONFIGS, ConfigError, apply_config, names_for  # noqa: E402
-from algorithm.training.tabular_data import load_cases  # noqa: E402
+from algorithm.training.cases import load_cases  # noqa: E402
+from algorithm.training.recipes import RecipeError, apply_recipe, bundled_names, tabular_options  # noqa: E402
 
 FAST = ["--folds", "2", "--bags", "4", "--bootstrap", "10", "--epochs", "5"]
 
@@ -44,13 +44,13 @@ def cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.mark.slow  # training: left out of `make test-fast`
-@pytest.mark.parametrize("name", names_for(2))
+@pytest.mark.parametrize("name", bundled_names(2))
 def test_prognosis_config(name: str, cohort: Path, cache: Path, tmp_path: Path) -> None:
     out = tmp_path / "model"
     argv = ["--data", str(cohort), "--out", str(out), "--cache", str(cache), "--config", name, *FAST]
     assert train_prognosis.main(argv) == 0
     model = PrognosisModel.load(out)
-    _, options = CONFIGS[name]
+    options = tabular_options(name, 2)
     assert model.training["config"] == name and model.training["features"] == options["features"]
     assert model.main.kind in (options["model"], "constant")
     names = model.main.feature_names
@@ -76,7 +76,7 @@ def test_prognosis_config(name: str, cohort: Path, cache: Path, tmp_path: Path) 
 
 
 @pytest.mark.slow  # training: left out of `make test-fast`
-@pytest.mark.parametrize("name", names_for(3))
+@pytest.mark.parametrize("name", bundled_names(3))
 def test_hpv_config(name: str, cohort: Path, cache: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "model"
     argv = ["--data", str(cohort), "--out", str(out), "--cache", str(cache), "--config", name]
@@ -87,7 +87,7 @@ def test_hpv_config(name: str, cohort: Path, cache: Path, tmp_path: Path, capsys
     record = json.loads((out / "model.json").read_text())
     assert record["kind"] == "cnn"
     assert record["training"]["holdout"]["n_cases"] > 0 and 0.0 <= record["training"]["holdout"]["auc"] <= 1.0
-    assert model.encoder == CONFIGS[name][1]["encoder"]
+    assert model.encoder == tabular_options(name, 3)["encoder"]
     positive, p = model.predict(None, None)  # no images: the clinical fallback
     assert isinstance(positive, bool) and 0.0 <= p <= 1.0
     case = load_cases(cohort, task=3)[0][0]
@@ -102,7 +102,7 @@ def test_explicit_option_wins_and_task_is_checked() -> None:
     import argparse
 
     args = argparse.Namespace(config="paper_deephit_ehr_ct_pet", model="cox", features=None)
-    apply_config(args, 2, train_prognosis.DEFAULTS)
+    apply_recipe(args, 2, train_prognosis.DEFAULTS)
     assert args.model == "cox" and args.features == "clinical+imaging"
-    with pytest.raises(ConfigError):
-        apply_config(argparse.Namespace(config="paper_hpv_resnet18_clinical"), 2, {})
+    with pytest.raises(RecipeError):
+        apply_recipe(argparse.Namespace(config="paper_hpv_resnet18_clinical"), 2, {})

@@ -14,7 +14,7 @@ from algorithm.features import CLINICAL_FEATURE_NAMES, IMAGING_FEATURE_NAMES
 from algorithm.models import BUNDLED_MODEL_DIR
 from algorithm.prognosis import IcareSettings, PrognosisModel, fit_prognosis_model
 from algorithm.prognosis.icare import drop_correlated, fit_icare, predict_icare
-from algorithm.tabular import ModelFileError
+from algorithm.tabular import ModelError
 from algorithm.tabular.cv import column_cindices, harrell_c, make_folds
 from hecktor.clinical import parse_clinical
 
@@ -126,19 +126,19 @@ def test_make_folds_groups_centres() -> None:
 
 
 def test_load_errors_are_one_line_model_file_errors(tmp_path: Path) -> None:
-    with pytest.raises(ModelFileError, match="missing"):
+    with pytest.raises(ModelError, match="missing"):
         PrognosisModel.load(tmp_path)
     (tmp_path / "model.json").write_text('{"format": "hecktor-kit/hpv", "format_version": 1}')
-    with pytest.raises(ModelFileError, match="expected a 'hecktor-kit/prognosis' model"):
+    with pytest.raises(ModelError, match="expected a 'hecktor-kit/prognosis' model"):
         PrognosisModel.load(tmp_path)
     (tmp_path / "model.json").write_text('{"format": "hecktor-kit/prognosis", "format_version": 99}')
-    with pytest.raises(ModelFileError, match="version 99"):
+    with pytest.raises(ModelError, match="version 99"):
         PrognosisModel.load(tmp_path)
     (tmp_path / "model.json").write_text('{"format": "hecktor-kit/prognosis", "format_version": 1, "main": {}}')
-    with pytest.raises(ModelFileError, match="inconsistent"):
+    with pytest.raises(ModelError, match="inconsistent"):
         PrognosisModel.load(tmp_path)
     (tmp_path / "model.json").write_text("{not json")
-    with pytest.raises(ModelFileError, match="not valid JSON"):
+    with pytest.raises(ModelError, match="not valid JSON"):
         PrognosisModel.load(tmp_path)
 
 

@@ -12,7 +12,8 @@ import pytest
 
 from algorithm.prognosis import PrognosisModel
 from algorithm.training import prognosis as train_prognosis
-from algorithm.training.tabular_data import CACHE_FILE, load_cases
+from algorithm.training.cases import load_cases
+from algorithm.training.feature_cache import CACHE_FILE
 from evaluation.cli import main as evaluation_main
 
 FAST = ["--folds", "3", "--bags", "8", "--bootstrap", "20"]

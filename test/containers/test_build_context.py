@@ -20,7 +20,13 @@ from container_helpers import ROOT, Engine, checkout_commit
 pytestmark = pytest.mark.container
 
 MODEL = "algorithm/resources/model"
-SHIPPED = [f"{MODEL}/segmentation/config.json", f"{MODEL}/segmentation/fold_0.pt", f"{MODEL}/prognosis/model.json"]
+SHIPPED = [
+    f"{MODEL}/segmentation/model.json",
+    f"{MODEL}/segmentation/config.json",
+    f"{MODEL}/segmentation/fold_0.pt",
+    f"{MODEL}/prognosis/model.json",
+    f"{MODEL}/hpv/model.json",
+]
 LEFT_OUT = [
     f"{MODEL}/segmentation/cache/CHUM-001.npz",
     f"{MODEL}/segmentation/checkpoints/fold_0_last.pt",

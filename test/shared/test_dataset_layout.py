@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from algorithm.training.cases import dataset_root, find_task_csv, load_cases
 from algorithm.training.seg_data import find_cases
-from algorithm.training.tabular_data import dataset_root, find_task_csv, load_cases
 from evaluation.ground_truth import load_ground_truth
 from hecktor import dataset_layout as layout
 
@@ -62,6 +62,6 @@ def test_training_and_evaluation_read_the_same_layout(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("value", ["positive", "POS", "+", "1", "1.0", "yes"])
 def test_training_hpv_words(value: str) -> None:
-    from algorithm.training.tabular_data import _parse_hpv
+    from algorithm.training.cases import _parse_hpv
 
     assert _parse_hpv(value) == 1.0
