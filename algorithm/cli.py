@@ -26,9 +26,13 @@ import logging
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from hecktor.errors import HecktorError, UsageError
 from hecktor.progress import setup_logging
+
+if TYPE_CHECKING:
+    from algorithm.pipeline import Algorithm
 
 log = logging.getLogger("algorithm")
 
@@ -101,6 +105,16 @@ def edition_settings(args: argparse.Namespace) -> tuple[str, str]:
     return edition, rfs_output
 
 
+def make_algorithm(args: argparse.Namespace, tasks: set[int]) -> Algorithm:
+    """The :class:`algorithm.pipeline.Algorithm` of the model options in ``args`` (models load here)."""
+    from algorithm.pipeline import Algorithm
+
+    edition, rfs_output = edition_settings(args)
+    return Algorithm(
+        tasks, model_dir=args.model_dir, device=args.device, tta=args.tta, edition=edition, rfs_output=rfs_output
+    )
+
+
 def build_parser(command: str | None = "train") -> argparse.ArgumentParser:
     """The command line; the training commands (whose modules import torch) are added only when ``command``
     is ``"train"`` (the default, for documentation tools), else ``train`` is listed without its sub-commands."""
@@ -153,20 +167,13 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from algorithm.writing import prepare_output_dir
 
     tasks = tasks_setting(args)
-    edition, rfs_output = edition_settings(args)
+    edition_settings(args)
     prepare_output_dir(args.output)  # a read-only or misnamed --output fails before any work
 
-    from algorithm.pipeline import Algorithm, read_and_check
+    from algorithm.pipeline import read_and_check
 
     checked = read_and_check(args.input)  # bad input fails here, before the models load
-    algorithm = Algorithm(
-        tasks,
-        model_dir=args.model_dir,
-        device=args.device,
-        tta=args.tta,
-        edition=edition,
-        rfs_output=rfs_output,
-    )
+    algorithm = make_algorithm(args, tasks)
     algorithm.run(args.input, args.output, checked=checked)
     return 0
 

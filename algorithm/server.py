@@ -26,23 +26,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _cmd_serve(args: argparse.Namespace) -> int:
-    from algorithm.cli import edition_settings, tasks_setting
+    from algorithm.cli import edition_settings, make_algorithm, tasks_setting
 
     tasks = tasks_setting(args)  # a bad --tasks / HECKTOR_TASKS is a usage error (exit 2) before the server starts
     edition, rfs_output = edition_settings(args)
 
     def load() -> Handler:
-        from algorithm.pipeline import Algorithm
         from algorithm.writing import prepare_output_dir
 
-        algorithm = Algorithm(
-            tasks,
-            model_dir=args.model_dir,
-            device=args.device,
-            tta=args.tta,
-            edition=edition,
-            rfs_output=rfs_output,
-        )
+        algorithm = make_algorithm(args, tasks)
 
         def handle(input_dir: Path, output_dir: Path) -> dict[str, object]:
             prepare_output_dir(output_dir)  # outputs left by an earlier call are never taken for this one's

@@ -57,46 +57,20 @@ def test_cli_run_2026_writes_four_outputs_and_is_scored(gc2026, tmp_path):
     jobs = []
     for case_dir in sorted((gc2026 / "inputs").iterdir()):
         out = tmp_path / "outputs" / case_dir.name
-        proc = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "algorithm",
-                "run",
-                "--input",
-                str(case_dir),
-                "--output",
-                str(out),
-                "--device",
-                "cpu",
-            ],
-            capture_output=True,
-            text=True,
-            cwd=REPO,
-            env={**_env(), "HECKTOR_EDITION": "2026"},
-        )
+        proc = _run(
+            "algorithm", "run", "--input", str(case_dir), "--output", str(out), "--device", "cpu",
+            env={"HECKTOR_EDITION": "2026"},
+        )  # fmt: skip
         assert proc.returncode == 0, proc.stderr[-2000:]
         assert "rfs.json" in proc.stderr and "HPV Status (input" in proc.stderr
         check_2026_outputs(case_dir, out)
         jobs.append(JobSpec(case_dir.name, out, f"{case_dir.name}__CT.nii.gz", f"{case_dir.name}__PT.nii.gz"))
     write_predictions_tree(tmp_path / "eval" / "input", jobs, edition="2026")
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "evaluation",
-            "--input",
-            str(tmp_path / "eval" / "input"),
-            "--ground-truth",
-            str(gc2026 / "ground_truth"),
-            "--output",
-            str(tmp_path / "eval"),
-        ],
-        capture_output=True,
-        text=True,
-        cwd=REPO,
-        env=_env(),
-    )
+    eval_dir = tmp_path / "eval"
+    proc = _run(
+        "evaluation", "--input", str(eval_dir / "input"), "--ground-truth", str(gc2026 / "ground_truth"),
+        "--output", str(eval_dir),
+    )  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-2000:]
     metrics = json.loads((tmp_path / "eval" / "metrics.json").read_text())
     agg = metrics["aggregates"]
@@ -108,6 +82,12 @@ def _env() -> dict[str, str]:
     import os
 
     return {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
+
+
+def _run(module: str, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", module, *args], capture_output=True, text=True, cwd=REPO, env={**_env(), **(env or {})}
+    )
 
 
 def test_empty_mask_falls_back_to_the_most_frequent_stages(gc2026, algorithm2026, tmp_path, monkeypatch):
@@ -132,23 +112,8 @@ def test_rfs_output_time_is_decreasing_in_risk_and_risk_setting(gc2026, tmp_path
 
 def test_bad_edition_and_rfs_output_are_usage_errors(gc2026, tmp_path):
     for extra, env in ((["--edition", "2024"], {}), ([], {"HECKTOR_RFS_OUTPUT": "days"})):
-        proc = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "algorithm",
-                "run",
-                "--input",
-                str(gc2026 / "inputs" / "CHUM-001"),
-                "--output",
-                str(tmp_path),
-                *extra,
-            ],
-            capture_output=True,
-            text=True,
-            cwd=REPO,
-            env={**_env(), **env},
-        )
+        case = str(gc2026 / "inputs" / "CHUM-001")
+        proc = _run("algorithm", "run", "--input", case, "--output", str(tmp_path), *extra, env=env)
         assert proc.returncode == 2
         last = proc.stderr.strip().splitlines()[-1]
         assert "2024" in last or "HECKTOR_RFS_OUTPUT" in last
