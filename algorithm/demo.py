@@ -65,8 +65,8 @@ def _evaluate(tree: Path, ground_truth: Path, out: Path) -> dict:
 
 
 def run_demo(examples: Path, out: Path, args: argparse.Namespace) -> int:
-    from algorithm.cli import make_algorithm
     from algorithm.pipeline import parse_tasks
+    from algorithm.settings import make_algorithm
 
     inputs_root = examples / "inputs"
     ground_truth = examples / "ground_truth"

@@ -26,7 +26,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _cmd_serve(args: argparse.Namespace) -> int:
-    from algorithm.cli import edition_settings, make_algorithm, tasks_setting
+    from algorithm.cli import tasks_setting
+    from algorithm.settings import edition_settings, make_algorithm
 
     tasks = tasks_setting(args)  # a bad --tasks / HECKTOR_TASKS is a usage error (exit 2) before the server starts
     edition, rfs_output = edition_settings(args)
