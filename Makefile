@@ -18,6 +18,7 @@ help:
 	@echo "make test-fast        lint and the tests but the container and slow (training) ones: the edit-test loop"
 	@echo "make build            build the algorithm and evaluation images ($(ALGORITHM_IMAGE), $(EVALUATION_IMAGE))"
 	@echo "                      TASK=1|2|3|all (one image per phase), MODE=invoke|exec, BASE=auto|public|local"
+	@echo "                      EDITION=2025|2026 (2026: $(ALGORITHM_REPO):2026, exec mode by default)"
 	@echo "make build-phases     build $(ALGORITHM_REPO):task1, :task2, :task3 (they share every heavy layer)"
 	@echo "make test-containers  run the images as Grand Challenge does (no network, read-only, non-root)"
 	@echo "make save             write build/<algorithm image>.tar.gz for upload (save-phases: one per phase;"
@@ -94,11 +95,20 @@ BASE_ARG = $$(BASE=$(BASE) ENGINE="$(ENGINE_CMD)" LOCAL_BASE_IMAGE=$(LOCAL_BASE_
 BUILD_HINT := $(if $(filter public,$(BASE)),|| { echo "hint: no registry here? build with BASE=local" >&2; exit 1; })
 
 # TASK selects the phase whose outputs the algorithm image writes; MODE its default (invoke or exec).
+# EDITION=2026 builds the HECKTOR 2026 image (one job: mask, T/N stage, RFS; HECKTOR_EDITION baked in), exec by
+# default (the organisers' 2026 template has no invoke label), tagged <repo>:2026 (MODE=invoke: :2026-invoke).
 TASK ?= all
-MODE ?= invoke
+EDITION ?= 2025
+ifeq ($(filter $(EDITION),2025 2026),)
+$(error EDITION must be 2025 or 2026, not '$(EDITION)')
+endif
+MODE ?= $(if $(filter 2026,$(EDITION)),exec,invoke)
 comma := ,
 ALGORITHM_REPO ?= hecktor-algorithm
 MODE_SUFFIX := $(if $(filter exec,$(MODE)),-exec)
+ifeq ($(EDITION),2026)
+ALGORITHM_TAG ?= 2026$(if $(filter invoke,$(MODE)),-invoke)
+endif
 ALGORITHM_TAG ?= $(if $(filter all,$(TASK)),latest,task$(subst $(comma),-,$(TASK)))$(MODE_SUFFIX)
 ALGORITHM_IMAGE ?= $(ALGORITHM_REPO):$(ALGORITHM_TAG)
 EVALUATION_REPO ?= hecktor-evaluation
@@ -121,6 +131,7 @@ BUILD_FLAGS += --build-arg SOURCE_COMMIT=$(SOURCE_COMMIT) --build-arg SOURCE_DIR
 # What the container tests use (they also run from a plain `pytest` when these are set).
 export HECKTOR_ENGINE := $(ENGINE_CMD)
 export HECKTOR_ALGORITHM_IMAGE := $(ALGORITHM_REPO):latest
+export HECKTOR_ALGORITHM_2026_IMAGE := $(ALGORITHM_REPO):2026
 export HECKTOR_EVALUATION_IMAGE := $(EVALUATION_IMAGE)
 export HECKTOR_EVALUATION_EXEC_IMAGE := $(EVALUATION_EXEC_IMAGE)
 
@@ -156,9 +167,10 @@ base-image: check-engine
 
 # The engine's layer cache makes a rebuild after a source-only change take seconds.
 build-algorithm: check-engine wheelhouse
-	@echo "building $(ALGORITHM_IMAGE): TASK=$(TASK) MODE=$(MODE) BASE=$(BASE)"
+	@echo "building $(ALGORITHM_IMAGE): EDITION=$(EDITION) TASK=$(TASK) MODE=$(MODE) BASE=$(BASE)"
 	base_arg=$(call BASE_ARG,docker/algorithm.Dockerfile) && \
-	$(ENGINE_CMD) build $(BUILD_FLAGS) $$base_arg --build-arg TASK=$(TASK) --target $(MODE) \
+	$(ENGINE_CMD) build $(BUILD_FLAGS) $$base_arg --build-arg TASK=$(TASK) --build-arg EDITION=$(EDITION) \
+		--target $(MODE) \
 		--file docker/algorithm.Dockerfile --tag $(ALGORITHM_IMAGE) . $(BUILD_HINT)
 
 build-evaluation: check-engine wheelhouse

@@ -2,11 +2,12 @@
 
     python -m algorithm run   [--input /input] [--output /output] [--tasks 1,2,3] [--model-dir DIR]
     python -m algorithm serve [--port 4743]                # Grand Challenge invoke API
-    python -m algorithm train segmentation|prognosis|hpv --data DATASET --out DIR ...
+    python -m algorithm train segmentation|prognosis|hpv|staging --data DATASET --out DIR ...
     python -m algorithm demo  [--examples ground_truth_examples] [--out demo_output]
 
 Settings also come from the environment (Grand Challenge strips ``GRAND_CHALLENGE_*`` variables, so
-ours are named ``HECKTOR_*``): ``HECKTOR_TASKS``, ``HECKTOR_MODEL_DIR``, ``HECKTOR_DEVICE``.
+ours are named ``HECKTOR_*``): ``HECKTOR_TASKS``, ``HECKTOR_MODEL_DIR``, ``HECKTOR_DEVICE``,
+``HECKTOR_EDITION`` (2025 | 2026) and ``HECKTOR_RFS_OUTPUT`` (2026: time | risk, default time).
 
 A failure ends with a one-line reason as the last line on stderr, which is all Grand Challenge shows a
 participant: exit status 2 for a usage error (a bad flag or ``HECKTOR_*`` value, an output folder that
@@ -26,6 +27,7 @@ import os
 import sys
 from pathlib import Path
 
+from algorithm.settings import edition_settings, make_algorithm
 from hecktor.errors import HecktorError, UsageError
 from hecktor.progress import setup_logging
 
@@ -46,6 +48,18 @@ def _add_model_options(parser: argparse.ArgumentParser) -> None:
         help="auto (CUDA when present), cuda or cpu (env HECKTOR_DEVICE; default auto)",
     )
     parser.add_argument("--tta", action="store_true", help="mirror test-time augmentation for the segmentation")
+    parser.add_argument(
+        "--edition",
+        default=None,
+        help="HECKTOR edition: 2025 (three tasks) or 2026 (mask, T/N stage, RFS in one job) "
+        "(env HECKTOR_EDITION; default 2025)",
+    )
+    parser.add_argument(
+        "--rfs-output",
+        default=None,
+        help="2026 rfs.json: time (predicted RFS in days, higher = later; the default, per the organisers' latest "
+        "template text) or risk (higher = earlier relapse) (env HECKTOR_RFS_OUTPUT)",
+    )
 
 
 def tasks_setting(args: argparse.Namespace) -> set[int]:
@@ -96,9 +110,10 @@ def build_parser(command: str | None = "train") -> argparse.ArgumentParser:
     _register(sub, "algorithm.server")
     train_help = "train a model from the organisers' dataset layout"
     p_train = sub.add_parser("train", help=train_help)
-    tsub = p_train.add_subparsers(dest="model", required=True, metavar="{segmentation,prognosis,hpv}")
+    tsub = p_train.add_subparsers(dest="model", required=True, metavar="{segmentation,prognosis,hpv,staging}")
     if command == "train":
-        for module in ("algorithm.training.segmentation", "algorithm.training.prognosis", "algorithm.training.hpv"):
+        trainers = ("segmentation", "prognosis", "hpv")
+        for module in (*(f"algorithm.training.{t}" for t in trainers), "algorithm.staging.train"):
             _register(tsub, module)
     return parser
 
@@ -118,12 +133,13 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from algorithm.writing import prepare_output_dir
 
     tasks = tasks_setting(args)
+    edition_settings(args)
     prepare_output_dir(args.output)  # a read-only or misnamed --output fails before any work
 
-    from algorithm.pipeline import Algorithm, read_and_check
+    from algorithm.pipeline import read_and_check
 
     checked = read_and_check(args.input)  # bad input fails here, before the models load
-    algorithm = Algorithm(tasks, model_dir=args.model_dir, device=args.device, tta=args.tta)
+    algorithm = make_algorithm(args, tasks)
     algorithm.run(args.input, args.output, checked=checked)
     return 0
 

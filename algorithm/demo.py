@@ -7,6 +7,10 @@
 3. the evaluation (``python -m evaluation``) scores each tree against ``<examples>/ground_truth``
    and writes ``<out>/evaluation/task<N>/metrics.json``;
 4. a summary of the leaderboard metrics is printed.
+
+HECKTOR 2026 (``--edition 2026``): ``--examples`` is a 2026 Grand Challenge layout (``python -m synthetic --edition
+2026 --layout grand-challenge``); the jobs' four outputs become one 2026 predictions tree, scored as a 2026 phase
+under ``<out>/evaluation/2026``.
 """
 
 from __future__ import annotations
@@ -43,8 +47,26 @@ def original_image_names(case_dir: Path) -> tuple[str | None, str | None]:
     return names.get(interface.CT.relative_path), names.get(interface.PET.relative_path)
 
 
+#: Leaderboard columns of a 2026 phase.
+SUMMARY_KEYS_2026 = (
+    "dice_score",
+    "t_stage_balanced_accuracy",
+    "n_stage_balanced_accuracy",
+    "staging_score",
+    "c_index",
+    "final_score",
+)
+
+
+def _evaluate(tree: Path, ground_truth: Path, out: Path) -> dict:
+    command = [sys.executable, "-m", "evaluation", "--input", str(tree), "--ground-truth", str(ground_truth)]
+    subprocess.run([*command, "--output", str(out)], check=True)
+    return json.loads((out / "metrics.json").read_text())["aggregates"]
+
+
 def run_demo(examples: Path, out: Path, args: argparse.Namespace) -> int:
-    from algorithm.pipeline import Algorithm, parse_tasks
+    from algorithm.pipeline import parse_tasks
+    from algorithm.settings import make_algorithm
 
     inputs_root = examples / "inputs"
     ground_truth = examples / "ground_truth"
@@ -53,7 +75,7 @@ def run_demo(examples: Path, out: Path, args: argparse.Namespace) -> int:
     cases = sorted(p for p in inputs_root.iterdir() if p.is_dir())
     tasks = parse_tasks(args.tasks)
     start = time.perf_counter()
-    algorithm = Algorithm(tasks, model_dir=args.model_dir, device=args.device, tta=args.tta)
+    algorithm = make_algorithm(args, tasks)
     jobs = []
     fallbacks = 0
     for case_dir in progress(cases, "algorithm: case", log, every_s=0):
@@ -62,31 +84,28 @@ def run_demo(examples: Path, out: Path, args: argparse.Namespace) -> int:
         fallbacks += len(result.fallbacks)
         ct_name, pet_name = original_image_names(case_dir)
         jobs.append(JobSpec(case_dir.name, case_out, ct_name, pet_name))
-    summary: dict[int, dict[str, float]] = {}
+    summary: dict[int | str, dict[str, float]] = {}
+    if algorithm.edition == "2026":
+        phase_dir = out / "evaluation" / "2026"
+        write_predictions_tree(phase_dir / "input", jobs, edition="2026")
+        log.info("evaluation: scoring the 2026 phase")
+        aggregates = _evaluate(phase_dir / "input", ground_truth, phase_dir)
+        summary["2026"] = {k: aggregates[k] for k in SUMMARY_KEYS_2026 if isinstance(aggregates.get(k), float)}
+        tasks = set()
     for task in sorted(tasks):
         task_dir = out / "evaluation" / f"task{task}"
         write_predictions_tree(task_dir / "input", jobs, task)
-        command = [
-            sys.executable,
-            "-m",
-            "evaluation",
-            "--input",
-            str(task_dir / "input"),
-            "--ground-truth",
-            str(ground_truth),
-            "--output",
-            str(task_dir),
-        ]
         log.info("evaluation: scoring task %d", task)
-        subprocess.run(command, check=True)
-        metrics = json.loads((task_dir / "metrics.json").read_text())
-        summary[task] = {k: metrics["aggregates"][k] for k in SUMMARY_KEYS[task] if k in metrics["aggregates"]}
-    print(f"\nHECKTOR demo: {len(cases)} cases, tasks {sorted(tasks)}, {time.perf_counter() - start:.1f} s")
-    print(f"  outputs: {out / 'outputs'}   metrics: {out / 'evaluation'}/task<N>/metrics.json")
+        aggregates = _evaluate(task_dir / "input", ground_truth, task_dir)
+        summary[task] = {k: aggregates[k] for k in SUMMARY_KEYS[task] if k in aggregates}
+    what = "edition 2026" if algorithm.edition == "2026" else f"tasks {sorted(tasks)}"
+    print(f"\nHECKTOR demo: {len(cases)} cases, {what}, {time.perf_counter() - start:.1f} s")
+    where = "2026" if algorithm.edition == "2026" else "task<N>"
+    print(f"  outputs: {out / 'outputs'}   metrics: {out / 'evaluation'}/{where}/metrics.json")
     if fallbacks:
         print(f"  fallbacks taken: {fallbacks} (see the log)")
     for task, values in summary.items():
         shown = ", ".join(f"{k} = {v:.3f}" for k, v in values.items())
-        print(f"  Task {task}: {shown}")
+        print(f"  {'HECKTOR 2026' if task == '2026' else f'Task {task}'}: {shown}")
     print("  (synthetic examples and demo weights trained on synthetic data: not clinical figures)")
     return 0

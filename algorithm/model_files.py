@@ -1,12 +1,12 @@
 """Model components: one file format, one error class, one small contract and one loader per task.
 
-**The file.** Every model folder (``segmentation/``, ``prognosis/``, ``hpv/``) holds ``model.json``, a plain
-JSON descriptor (no pickles, finite numbers only)::
+**The file.** Every model folder (``segmentation/``, ``prognosis/``, ``hpv/``, and the 2026 edition's
+``staging/``) holds ``model.json``, a plain JSON descriptor (no pickles, finite numbers only)::
 
     {"format": "hecktor-kit/<task>", "format_version": 1, "kind": "<kind>", "created": ISO time, ...}
 
-``<task>`` is ``segmentation``, ``prognosis`` or ``hpv``; ``kind`` names the class that reads the rest (its
-parameters inline, and the plain names of the files beside ``model.json`` that hold the others: network
+``<task>`` is ``segmentation``, ``prognosis``, ``hpv`` or ``staging``; ``kind`` names the class that reads the rest
+(its parameters inline, and the plain names of the files beside ``model.json`` that hold the others: network
 weights, the segmentation config). A file without ``kind`` is of the task's first kind in :data:`KINDS`
 (the files written before kinds were named); a segmentation folder without ``model.json`` is read from
 its ``config.json`` alone (:data:`CONFIG_ONLY`: ensemble members, locators and folders written before the
@@ -52,6 +52,7 @@ KINDS: dict[str, dict[str, str]] = {
     "segmentation": {"monai": "algorithm.segmentation.segmenter:Segmenter"},
     "prognosis": {"main+fallback": "algorithm.prognosis.model:PrognosisModel"},
     "hpv": {"features": "algorithm.hpv.model:HPVModel", "cnn": "algorithm.hpv.cnn:CnnHPVModel"},
+    "staging": {"logistic": "algorithm.staging.model:StagingModel"},
 }
 
 #: Tasks whose folders may hold, instead of ``model.json``, this file alone (read as the first kind).

@@ -10,6 +10,12 @@ stage fails, a documented fallback takes over and is logged and returned in
 - feature extraction fails -> the models predict from clinical data alone (imputed);
 - missing clinical fields -> imputed by the fitted models.
 
+HECKTOR 2026 (``edition="2026"``): one job writes the mask to ``images/head-neck-tumor-segmentation``,
+``t-stage.json``, ``n-stage.json`` (:mod:`algorithm.staging`; empty mask -> the training set's most frequent
+stages) and ``rfs.json`` (``rfs_output``: ``"time"``, the default, writes a predicted RFS in days,
+:func:`rfs_time_days`; ``"risk"`` the risk itself). ``HPV Status`` is read from ``ehr.json`` as an input.
+Every 2026 output is written for every readable case: a failing stage falls back (logged) instead.
+
 Only unreadable or unusable input (no CT, a corrupt PET, PET and CT that do not overlap) stops a case,
 with a one-line :class:`hecktor.errors.InputError` that names the file.
 """
@@ -72,11 +78,23 @@ def read_and_check(input_dir: str | Path) -> CheckedCase:
     return CheckedCase(case, result)
 
 
+#: ``rfs_output="time"``: rfs.json = RFS_TIME_SCALE_DAYS * exp(-risk), a strictly decreasing map of the risk
+#: (so the C-index is that of the risk); the scale is the synthetic cohorts' median follow-up (~1,000 days).
+RFS_TIME_SCALE_DAYS = 1000.0
+
+
+def rfs_time_days(risk: float) -> float:
+    """The predicted RFS time (days) written for ``risk`` (log-hazard scale; clipped to +-50 so it stays finite)."""
+    return RFS_TIME_SCALE_DAYS * math.exp(-min(max(risk, -50.0), 50.0))
+
+
 class Algorithm:
     """The HECKTOR algorithm for a set of tasks; models load once here.
 
     Args:
-        tasks: which tasks' outputs to write (1 segmentation, 2 RFS risk, 3 HPV status).
+        tasks: which tasks' outputs to write (1 segmentation, 2 RFS risk, 3 HPV status); 2026: all.
+        edition: ``"2025"`` (three tasks) or ``"2026"`` (mask, T, N, RFS from one job).
+        rfs_output: 2026 meaning of ``rfs.json``: ``"time"`` (days, higher = later) or ``"risk"``.
         model_dir: folder with ``segmentation/``, ``prognosis/``, ``hpv/`` (see :mod:`algorithm.models`).
         device: ``"auto"`` (CUDA when available), ``"cuda"`` or ``"cpu"``.
         tta: mirror test-time augmentation for the segmentation.
@@ -88,9 +106,16 @@ class Algorithm:
         model_dir: str | Path | None = None,
         device: str = "auto",
         tta: bool = False,
+        edition: str = interface.DEFAULT_EDITION,
+        rfs_output: str = interface.DEFAULT_RFS_OUTPUT_2026,
     ) -> None:
         from algorithm.model_files import load_model
 
+        self.edition = edition
+        self.rfs_output = rfs_output
+        self.staging = None
+        if edition == "2026":
+            tasks = {1, 2}  # the mask and the RFS of the 2025 tasks, plus the staging below
         self.tasks = set(ALL_TASKS if tasks is None else tasks)
         if not self.tasks or not self.tasks <= ALL_TASKS:
             raise ValueError(f"tasks must be a non-empty subset of {{1, 2, 3}}, got {sorted(self.tasks)}")
@@ -106,7 +131,18 @@ class Algorithm:
                 load_model("prognosis", resolve_component_dir("prognosis", model_dir)) if 2 in self.tasks else None
             )
             self.hpv = load_model("hpv", resolve_component_dir("hpv", model_dir)) if 3 in self.tasks else None
-        log.info("tasks %s ready on %s", ",".join(map(str, sorted(self.tasks))), self.segmenter.device)
+            if edition == "2026":
+                self.staging = load_model("staging", resolve_component_dir("staging", model_dir))
+                log.info("staging: %s", self.staging.describe()["summary"])
+        if edition == "2026":
+            log.info(
+                "HECKTOR 2026: mask, T stage, N stage and rfs.json as %s (%s) ready on %s",
+                rfs_output,
+                "predicted RFS in days, higher = later" if rfs_output == "time" else "risk, higher = earlier relapse",
+                self.segmenter.device,
+            )
+        else:
+            log.info("tasks %s ready on %s", ",".join(map(str, sorted(self.tasks))), self.segmenter.device)
 
     def run(self, input_dir: str | Path, output_dir: str | Path, *, checked: CheckedCase | None = None) -> CaseResult:
         """Process the case in ``input_dir`` and write every enabled task's outputs to ``output_dir``.
@@ -125,10 +161,12 @@ class Algorithm:
         for note in implausible_volumes(label):  # written as predicted, but said (issue 19)
             log.warning("%s", note)
             result.notes.append(note)
-        if 1 in self.tasks:
+        if self.edition == "2026":
+            self._run_2026(case, label, result, output_dir)
+        elif 1 in self.tasks:
             with stage("write segmentation", log, result.timings):
                 result.outputs[interface.SEGMENTATION.relative_path] = write_segmentation(label, output_dir)
-        if self.tasks & {2, 3}:
+        if self.edition != "2026" and self.tasks & {2, 3}:
             features = self._features(case, label, result)
             if self.prognosis is not None:
                 risk = float(self.prognosis.predict_risk(features, case.clinical))
@@ -167,6 +205,50 @@ class Algorithm:
             f"; {len(result.fallbacks)} fallback(s)" if result.fallbacks else "",
         )
         return result
+
+    def _run_2026(self, case: CaseInputs, label: sitk.Image, result: CaseResult, output_dir: Path) -> None:
+        """The four 2026 outputs: mask, T stage, N stage, RFS (each with its logged fallback)."""
+        with stage("write segmentation", log, result.timings):
+            path = write_segmentation(label, output_dir, interface.SEGMENTATION_2026)
+            result.outputs[interface.SEGMENTATION_2026.relative_path] = path
+        hpv = case.clinical.get("HPV Status")
+        log.info("HPV Status (input, ehr.json): %s", {1.0: "positive", 0.0: "negative"}.get(hpv, "missing (imputed)"))
+        t_stage, n_stage = self._stages(case, label, result)
+        for socket, value in ((interface.T_STAGE, t_stage), (interface.N_STAGE, n_stage)):
+            result.values[socket.slug] = value
+            result.outputs[socket.relative_path] = write_json_value(value, output_dir, socket)
+        features = self._features(case, label, result)
+        try:
+            risk = float(self.prognosis.predict_risk(features, case.clinical)) if self.prognosis else math.nan
+        except Exception as exc:  # a readable case must still get its rfs.json
+            log.exception("prognosis failed")
+            risk = math.nan
+            result.notes.append(f"prognosis failed: {type(exc).__name__}: {exc}")
+        if not math.isfinite(risk):
+            self._fallback(result, f"prognosis model returned {risk}; used the neutral risk 0.0")
+            risk = 0.0
+        value = rfs_time_days(risk) if self.rfs_output == "time" else risk
+        result.values["rfs_risk"] = risk
+        result.values["rfs"] = value
+        log.info("rfs.json = %.6g (%s; risk %.4f)", value, self.rfs_output, risk)
+        result.outputs[interface.RFS.relative_path] = write_json_value(value, output_dir, interface.RFS)
+
+    def _stages(self, case: CaseInputs, label: sitk.Image, result: CaseResult) -> tuple[str, str]:
+        from algorithm.staging import staging_geometry
+
+        assert self.staging is not None
+        try:
+            with stage("staging", log, result.timings):
+                geometry = staging_geometry(case.ct, label)
+        except Exception as exc:
+            log.exception("staging geometry failed")
+            self._fallback(result, f"staging geometry failed ({type(exc).__name__}: {exc})")
+            geometry = None
+        prediction = self.staging.predict(geometry, case.clinical)
+        for message in prediction.fallbacks:
+            self._fallback(result, f"staging: {message}")
+        log.info("stages: %s %s", prediction.t_stage, prediction.n_stage)
+        return prediction.t_stage, prediction.n_stage
 
     def _segment(self, case: CaseInputs, result: CaseResult) -> sitk.Image:
         from algorithm.segmentation.memory import SegmentationOutOfMemory, is_out_of_memory

@@ -27,14 +27,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def _cmd_serve(args: argparse.Namespace) -> int:
     from algorithm.cli import tasks_setting
+    from algorithm.settings import edition_settings, make_algorithm
 
     tasks = tasks_setting(args)  # a bad --tasks / HECKTOR_TASKS is a usage error (exit 2) before the server starts
+    edition, rfs_output = edition_settings(args)
 
     def load() -> Handler:
-        from algorithm.pipeline import Algorithm
         from algorithm.writing import prepare_output_dir
 
-        algorithm = Algorithm(tasks, model_dir=args.model_dir, device=args.device, tta=args.tta)
+        algorithm = make_algorithm(args, tasks)
 
         def handle(input_dir: Path, output_dir: Path) -> dict[str, object]:
             prepare_output_dir(output_dir)  # outputs left by an earlier call are never taken for this one's
@@ -46,7 +47,9 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     return serve(
         load,
         verbose=args.verbose,
-        name=f"algorithm (tasks {','.join(map(str, sorted(tasks)))})",
+        name=f"algorithm (HECKTOR 2026, rfs.json as {rfs_output})"
+        if edition == "2026"
+        else f"algorithm (tasks {','.join(map(str, sorted(tasks)))})",
         host=args.host,
         port=args.port,
         input_dir=args.input,

@@ -48,7 +48,9 @@ def prepare_output_dir(output_dir: str | Path) -> list[str]:
     except OSError as exc:
         raise UsageError(f"output {output_dir}: not writable ({exc.strerror or exc})") from None
     notes = []
-    for socket in {s for sockets in interface.TASK_OUTPUTS.values() for s in sockets}:
+    kit_outputs = {s for sockets in interface.TASK_OUTPUTS.values() for s in sockets}
+    kit_outputs |= {s for sockets in interface.EDITION_OUTPUTS.values() for s in sockets}
+    for socket in sorted(kit_outputs, key=lambda s: s.relative_path):
         stale = output_dir / socket.relative_path
         if not (stale.exists() or stale.is_symlink()):
             continue
@@ -65,11 +67,14 @@ def prepare_output_dir(output_dir: str | Path) -> list[str]:
     return notes
 
 
-def write_segmentation(label: sitk.Image, output_dir: str | Path) -> Path:
-    """Write the uint8 label map to ``images/tumor-lymph-node-segmentation/output.mha`` (compressed)."""
+def write_segmentation(
+    label: sitk.Image, output_dir: str | Path, socket: interface.Socket = interface.SEGMENTATION
+) -> Path:
+    """Write the uint8 label map to ``<socket folder>/output.mha`` (compressed): 2025
+    ``images/tumor-lymph-node-segmentation``, 2026 ``images/head-neck-tumor-segmentation``."""
     if label.GetPixelID() != sitk.sitkUInt8:
         raise TypeError(f"segmentation must be uint8, got {label.GetPixelIDTypeAsString()}")
-    folder = Path(output_dir) / interface.SEGMENTATION.relative_path
+    folder = Path(output_dir) / socket.relative_path
     target = folder / interface.SEGMENTATION_FILENAME
     tmp = folder / f".{interface.SEGMENTATION_FILENAME}.tmp.mha"
     write_image(label, tmp)
@@ -77,9 +82,12 @@ def write_segmentation(label: sitk.Image, output_dir: str | Path) -> Path:
     return target
 
 
-def write_json_value(value: bool | float | Mapping[str, Any], output_dir: str | Path, socket: interface.Socket) -> Path:
-    """Write a bare JSON value (a boolean, a finite float, or an object of finite numbers) at the socket's path."""
-    if isinstance(value, bool):
+def write_json_value(
+    value: bool | float | str | Mapping[str, Any], output_dir: str | Path, socket: interface.Socket
+) -> Path:
+    """Write a bare JSON value (a boolean, a string such as a 2026 stage, a finite float, or an object of
+    finite numbers) at the socket's path."""
+    if isinstance(value, bool | str):
         text = json.dumps(value)
     elif isinstance(value, Mapping):
         try:

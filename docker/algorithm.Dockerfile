@@ -1,6 +1,7 @@
-# HECKTOR algorithm image (Tasks 1-3). Build context: the repository root; `make build` runs it.
+# HECKTOR algorithm image (2025: Tasks 1-3; 2026: one unified task). Build context: the repository root; `make build` runs it.
 #
-#   docker build -f docker/algorithm.Dockerfile [--build-arg TASK=1|2|3|all] [--target invoke|exec] .
+#   docker build -f docker/algorithm.Dockerfile [--build-arg TASK=1|2|3|all] [--build-arg EDITION=2025|2026]
+#       [--target invoke|exec] .
 #
 # BASE_IMAGE: Grand Challenge's own torch base (CUDA torch 2.13.0). Where no registry can be reached,
 #   `make base-image` builds a Debian 12 base with python3 3.11 (BASE=local); the wheelhouse then
@@ -57,6 +58,13 @@ RUN echo "$TASK" | grep -Eqx 'all|[123](,[123])*' \
     || { echo "error: TASK must be 1, 2, 3, a list like 1,3, or all; got '$TASK'" >&2; exit 1; }
 ENV HECKTOR_TASKS=${TASK}
 LABEL org.hecktor.tasks="${TASK}"
+# EDITION: 2025 (the three tasks above) or 2026 (mask, T/N stage, RFS from one job; TASK unused), baked in as
+#   HECKTOR_EDITION; `make build EDITION=2026` picks the exec target (the 2026 template has no invoke label).
+ARG EDITION=2025
+RUN echo "$EDITION" | grep -Eqx '2025|2026' \
+    || { echo "error: EDITION must be 2025 or 2026; got '$EDITION'" >&2; exit 1; }
+ENV HECKTOR_EDITION=${EDITION}
+LABEL org.hecktor.edition="${EDITION}"
 # The commit the image was built from (`make build` passes it; the container tests refuse another one).
 ARG SOURCE_COMMIT=unknown
 ARG SOURCE_DIRTY=unknown

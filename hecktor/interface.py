@@ -107,6 +107,12 @@ EDITION_OUTPUTS: dict[str, tuple[Socket, ...]] = {
     "2025": (SEGMENTATION, RFS, RFS_SURVIVAL_CURVE, HPV_STATUS, HPV_PROBABILITY),
     "2026": (SEGMENTATION_2026, T_STAGE, N_STAGE, RFS),
 }
+#: Meaning of a 2026 ``rfs.json`` when no setting says otherwise: a predicted RFS time in days (higher = later),
+#: per the organisers' latest template text (``BioMedIA-MBZUAI/HECKTOR2026``, "RFS in days"); ``"risk"``: higher =
+#: earlier relapse. The environment variable sets it for the algorithm and the evaluation alike.
+RFS_OUTPUTS: tuple[str, ...] = ("time", "risk")
+DEFAULT_RFS_OUTPUT_2026 = "time"
+RFS_OUTPUT_ENV = "HECKTOR_RFS_OUTPUT"
 #: The evaluation's task number of the 2026 T and N staging (tasks 1 and 2 keep their 2025 meaning).
 STAGING_TASK = 4
 #: The tasks a 2026 phase is scored as, and the output that identifies each.

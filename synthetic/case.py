@@ -29,6 +29,9 @@ class SyntheticCase:
     log-hazard RFS was drawn from; ``oracle_hpv_prob`` the probability HPV was drawn from.
     ``achievable_risk`` and ``achievable_hpv_prob`` drop the terms no input reveals (see
     :mod:`synthetic.patient`).
+    ``t_stage``/``n_stage`` are the HECKTOR 2026 targets ("T1".."T4", ``None`` without a primary;
+    "N0".."N3") and ``oracle_t_stage``/``oracle_n_stage`` the rule's stages they were drawn from
+    (:mod:`synthetic.staging`).
     ``lesions`` describes each lesion (label, centre in mm LPS, radii in mm, SUV, volume in mm^3).
     """
 
@@ -53,6 +56,10 @@ class SyntheticCase:
     coverage: str = "head"
     clinical_true: dict[str, object] = field(default_factory=dict)
     hpv_true: int = 0
+    t_stage: str | None = None
+    n_stage: str | None = None
+    oracle_t_stage: str | None = None
+    oracle_n_stage: str | None = None
 
     @property
     def n_nodes(self) -> int:
@@ -123,4 +130,8 @@ def generate_case(
         coverage=acq.coverage,
         clinical_true=dict(plan.clinical_true),
         hpv_true=plan.hpv_true,
+        t_stage=plan.t_stage,
+        n_stage=plan.n_stage,
+        oracle_t_stage=plan.oracle_t_stage,
+        oracle_n_stage=plan.oracle_n_stage,
     )

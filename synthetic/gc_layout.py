@@ -12,6 +12,9 @@
     DIR/ground_truth/outcomes.csv                    PatientID,CenterID,RFS,Relapse,HPV Status (blank = unknown)
     DIR/synthetic_metadata.json
 
+HECKTOR 2026 (``edition="2026"``): the inputs are ``images/ct``, ``images/pet`` and ``ehr.json`` only, the record
+carries ``HPV Status`` (when known) and no M-stage, and ``outcomes.csv`` adds ``T-stage`` and ``N-stage``.
+
 File names in image folders are uuid5 of (patient ID, socket slug), so reruns give the same names.
 Folder paths come from :mod:`hecktor.interface`.
 """
@@ -27,13 +30,14 @@ from typing import Any
 
 import SimpleITK as sitk
 
+from hecktor import clinical as ck
 from hecktor import interface
 from hecktor.imageio import write_image
 from hecktor.interface import Socket
 from hecktor.payloads import socket_value
 from synthetic.case import SyntheticCase
 from synthetic.metadata import case_summary, write_metadata
-from synthetic.tables import OUTCOME_COLUMNS, case_row, write_csv
+from synthetic.tables import OUTCOME_COLUMNS, OUTCOME_COLUMNS_2026, case_row, write_csv
 
 log = logging.getLogger(__name__)
 
@@ -62,28 +66,30 @@ def original_name(patient_id: str, socket: Socket) -> str:
     return f"{patient_id}{ORIGINAL_SUFFIX[socket]}"
 
 
-def ehr_record(case: SyntheticCase) -> dict[str, Any]:
-    """``ehr.json`` content: the clinical record without its missing values (absent keys)."""
-    return {key: value for key, value in case.clinical.items() if value is not None}
+def ehr_record(case: SyntheticCase, edition: str = "2025") -> dict[str, Any]:
+    """``ehr.json`` content: the clinical record without its missing values (absent keys); in 2026 without
+    M-stage and with ``HPV Status`` (0/1) when known."""
+    record = dict(case.clinical)
+    if edition == "2026":
+        record.pop(ck.M_STAGE, None)
+        record[ck.HPV] = case.hpv
+    return {key: value for key, value in record.items() if value is not None}
 
 
-def write_case_inputs(case: SyntheticCase, inputs_root: str | Path) -> Path:
+def write_case_inputs(case: SyntheticCase, inputs_root: str | Path, edition: str = "2025") -> Path:
     """Write one case's algorithm ``/input`` folder under ``inputs_root/<PID>``; returns that folder."""
     pid = case.patient_id
     folder = Path(inputs_root) / pid
-    images: list[tuple[Socket, sitk.Image | None]] = [
-        (interface.CT, case.ct),
-        (interface.PET, case.pet),
-        (interface.PLANNING_CT, case.planning_ct),
-        (interface.RT_DOSE, case.rt_dose),
-    ]
+    images: list[tuple[Socket, sitk.Image | None]] = [(interface.CT, case.ct), (interface.PET, case.pet)]
+    if edition != "2026":
+        images += [(interface.PLANNING_CT, case.planning_ct), (interface.RT_DOSE, case.rt_dose)]
     values = []
     for socket, image in images:
         if image is None:
             continue
         write_image(image, folder / socket.relative_path / f"{image_uuid(pid, socket)}.mha")
         values.append(socket_value(socket, image_name=original_name(pid, socket)))
-    ehr = ehr_record(case)
+    ehr = ehr_record(case, edition)
     (folder / interface.EHR.relative_path).write_text(json.dumps(ehr, indent=2) + "\n", encoding="utf-8")
     values.insert(2, socket_value(interface.EHR, value=ehr))
     (folder / INPUTS_JSON).write_text(json.dumps(values, indent=2) + "\n", encoding="utf-8")
@@ -93,27 +99,29 @@ def write_case_inputs(case: SyntheticCase, inputs_root: str | Path) -> Path:
 class GrandChallengeLayoutWriter:
     """Write cases one at a time (bounded memory), then outcomes and metadata with :meth:`finish`."""
 
-    def __init__(self, out_dir: str | Path) -> None:
+    def __init__(self, out_dir: str | Path, edition: str = "2025") -> None:
         self.out_dir = Path(out_dir)
+        self.edition = edition
         self.rows: list[dict[str, Any]] = []
         self.summaries: list[dict[str, Any]] = []
 
     def add(self, case: SyntheticCase) -> None:
-        write_case_inputs(case, self.out_dir / INPUTS_DIR)
+        write_case_inputs(case, self.out_dir / INPUTS_DIR, self.edition)
         write_image(case.label, self.out_dir / GROUND_TRUTH_DIR / LABELS_DIR / f"{case.patient_id}.mha")
         self.rows.append(case_row(case))
-        self.summaries.append(case_summary(case))
+        self.summaries.append(case_summary(case, self.edition))
 
     def finish(self) -> Path:
-        write_csv(self.out_dir / GROUND_TRUTH_DIR / OUTCOMES_CSV, OUTCOME_COLUMNS, self.rows)
-        write_metadata(self.out_dir, self.summaries, "grand-challenge")
+        columns = OUTCOME_COLUMNS_2026 if self.edition == "2026" else OUTCOME_COLUMNS
+        write_csv(self.out_dir / GROUND_TRUTH_DIR / OUTCOMES_CSV, columns, self.rows)
+        write_metadata(self.out_dir, self.summaries, "grand-challenge", self.edition)
         log.info("grand-challenge layout: %d cases written to %s", len(self.rows), self.out_dir)
         return self.out_dir
 
 
-def write_grand_challenge_layout(cases: Iterable[SyntheticCase], out_dir: str | Path) -> Path:
-    """Write ``cases`` as Grand Challenge inputs plus evaluation ground truth under ``out_dir``."""
-    writer = GrandChallengeLayoutWriter(out_dir)
+def write_grand_challenge_layout(cases: Iterable[SyntheticCase], out_dir: str | Path, edition: str = "2025") -> Path:
+    """Write ``cases`` as Grand Challenge inputs of ``edition`` plus evaluation ground truth under ``out_dir``."""
+    writer = GrandChallengeLayoutWriter(out_dir, edition)
     for case in cases:
         writer.add(case)
     return writer.finish()

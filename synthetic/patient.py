@@ -11,7 +11,9 @@ Generative story (all per patient, from :mod:`synthetic.seeds` streams):
 5. outcome: log-hazard ``oracle_risk`` = 0.6 log(V_p / 12 cm^3) + 0.05 (SUVmax_p - 10) + 0.25 nodes
    + 0.03 (age - 61) + 0.9 HPV-negative + 0.3 tobacco + 0.35 PS + 1.2 M1 - 0.3 treatment + frailty;
    event time ~ Weibull(shape 1.3, scale from the hazard), censoring ~ U(300, 3000) days;
-   ``rfs_days`` = min(event, censoring) rounded to whole days, ``relapse`` = event observed.
+   ``rfs_days`` = min(event, censoring) rounded to whole days, ``relapse`` = event observed;
+6. T and N stages (HECKTOR 2026) from the drawn lesions by AJCC-like rules, 10 % one step off
+   (:mod:`synthetic.staging`); T is unknown without a primary.
 
 The oracle values use the TRUE clinical values, also where the record shows them as missing, and
 include terms no input reveals (the frailty, the latent HPV status in the hazard, the HPV logit's
@@ -37,6 +39,7 @@ from synthetic.anatomy import Anatomy, draw_anatomy
 from synthetic.centres import center_id, centre_habits
 from synthetic.lesions import Lesion, draw_lesions
 from synthetic.seeds import stream
+from synthetic.staging import draw_stages
 
 #: Probabilities of 0..5 involved nodes.
 NODE_COUNT_PROBS = (0.15, 0.30, 0.25, 0.15, 0.10, 0.05)
@@ -85,6 +88,10 @@ class PatientPlan:
     has_planning: bool
     setup_shift_mm: tuple[float, float, float]
     features: dict[str, float] = field(default_factory=dict)
+    t_stage: str | None = None
+    n_stage: str | None = None
+    oracle_t_stage: str | None = None
+    oracle_n_stage: str | None = None
 
     @property
     def n_nodes(self) -> int:
@@ -187,6 +194,9 @@ def draw_patient(
     relapse = int(event_time <= censor_time)
     rfs = float(max(1, round(min(event_time, censor_time))))
 
+    t_stage, n_stage, oracle_t, oracle_n, _geometry = draw_stages(
+        lesions, anatomy.shift_mm[0], stream(seed, patient_id, "staging")
+    )
     planning_rng = stream(seed, patient_id, "planning")
     drawn_planning = bool(planning_rng.random() < P_PLANNING)
     shift = tuple(float(v) for v in planning_rng.uniform(-8.0, 8.0, 3))
@@ -209,4 +219,8 @@ def draw_patient(
         has_planning=drawn_planning if with_planning is None else with_planning,
         setup_shift_mm=shift,  # type: ignore[arg-type]
         features={"gtvp_volume_mm3": volume, "gtvp_suvmax": suv_p, "n_nodes": float(nodes)},
+        t_stage=t_stage,
+        n_stage=n_stage,
+        oracle_t_stage=oracle_t,
+        oracle_n_stage=oracle_n,
     )

@@ -11,7 +11,7 @@ import zlib
 
 import numpy as np
 
-ROLES = ("structure", "anatomy", "lesions", "clinical", "outcome", "grids", "ct", "pet", "planning", "dose")
+ROLES = ("structure", "anatomy", "lesions", "clinical", "outcome", "grids", "ct", "pet", "planning", "dose", "staging")
 
 
 def stream(seed: int, patient_id: str, role: str, size: str = "") -> np.random.Generator:

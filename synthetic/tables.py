@@ -1,7 +1,7 @@
 """Rows of the organisers' CSVs and of our outcomes table, written with exact columns and blanks.
 
 Missing values are blank cells; integers are written without a decimal point; ``M-stage`` as
-"M0"/"M1"/"Mx"; RFS in whole days.
+"M0"/"M1"/"Mx"; RFS in whole days; 2026 ``T-stage``/``N-stage`` as "T1".."T4" (blank = Tx) / "N0".."N3".
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from hecktor import clinical as ck
+from hecktor.dataset_layout import COLUMNS_2026, N_STAGE_COLUMN, T_STAGE_COLUMN
 from synthetic.case import SyntheticCase
 
 PATIENT_ID = "PatientID"
@@ -37,6 +38,9 @@ TASK_COLUMNS: dict[int, tuple[str, ...]] = {
 }
 #: Columns of the evaluation ground truth ``outcomes.csv``.
 OUTCOME_COLUMNS: tuple[str, ...] = (PATIENT_ID, ck.CENTER, RFS, RELAPSE, HPV_STATUS)
+#: HECKTOR 2026: ``HECKTOR_2026_Training.csv`` (no M-stage, HPV an input, T/N stages) and ``outcomes.csv``.
+TRAINING_COLUMNS_2026: tuple[str, ...] = COLUMNS_2026
+OUTCOME_COLUMNS_2026: tuple[str, ...] = (*OUTCOME_COLUMNS, T_STAGE_COLUMN, N_STAGE_COLUMN)
 
 
 def case_row(case: SyntheticCase) -> dict[str, Any]:
@@ -46,6 +50,8 @@ def case_row(case: SyntheticCase) -> dict[str, Any]:
     row[RFS] = case.rfs_days
     row[RELAPSE] = case.relapse
     row[HPV_STATUS] = case.hpv
+    row[T_STAGE_COLUMN] = case.t_stage
+    row[N_STAGE_COLUMN] = case.n_stage
     return row
 
 

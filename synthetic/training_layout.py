@@ -7,6 +7,12 @@
     DIR/Task 3/<PID>/<PID>__CT.nii.gz, <PID>__PT.nii.gz          (cases with a known HPV status)
     DIR/HECKTOR_2025_Training_Task_{1,2,3}.csv
     DIR/synthetic_metadata.json
+
+HECKTOR 2026 (:class:`TrainingLayout2026Writer`, :mod:`hecktor.dataset_layout`)::
+
+    DIR/<PID>/<PID>__CT.nii.gz, <PID>__PT.nii.gz, <PID>.nii.gz (label on the CT grid)
+    DIR/HECKTOR_2026_Training.csv   clinical record with HPV Status (no M-stage), T-stage, N-stage, RFS, Relapse
+    DIR/synthetic_metadata.json     with the staging oracle
 """
 
 from __future__ import annotations
@@ -17,11 +23,11 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from hecktor.dataset_layout import NIFTI, TASKS, csv_path, image_stem, label_stem, task_dir
+from hecktor.dataset_layout import CSV_NAME_2026, NIFTI, TASKS, csv_path, image_stem, label_stem, task_dir
 from hecktor.imageio import write_image
 from synthetic.case import SyntheticCase
 from synthetic.metadata import case_summary, write_metadata
-from synthetic.tables import TASK_COLUMNS, case_row, in_task, write_csv
+from synthetic.tables import TASK_COLUMNS, TRAINING_COLUMNS_2026, case_row, in_task, write_csv
 
 log = logging.getLogger(__name__)
 
@@ -63,9 +69,28 @@ class TrainingLayoutWriter:
         return self.out_dir
 
 
-def write_training_layout(cases: Iterable[SyntheticCase], out_dir: str | Path) -> Path:
-    """Write ``cases`` in the organisers' training layout under ``out_dir``; returns ``out_dir``."""
-    writer = TrainingLayoutWriter(out_dir)
+class TrainingLayout2026Writer(TrainingLayoutWriter):
+    """The HECKTOR 2026 training layout: one folder per case, one table (module docstring)."""
+
+    def add(self, case: SyntheticCase) -> None:
+        pid = case.patient_id
+        folder = self.out_dir / pid
+        write_image(case.ct, folder / f"{image_stem(pid, 'ct')}{NIFTI}")
+        write_image(case.pet, folder / f"{image_stem(pid, 'pet')}{NIFTI}")
+        write_image(case.label, folder / f"{label_stem(pid)}{NIFTI}")
+        self.rows.append(case_row(case))
+        self.summaries.append(case_summary(case, "2026"))
+
+    def finish(self) -> Path:
+        write_csv(self.out_dir / CSV_NAME_2026, TRAINING_COLUMNS_2026, self.rows)
+        write_metadata(self.out_dir, self.summaries, "training", "2026")
+        log.info("2026 training layout: %d cases written to %s", len(self.rows), self.out_dir)
+        return self.out_dir
+
+
+def write_training_layout(cases: Iterable[SyntheticCase], out_dir: str | Path, edition: str = "2025") -> Path:
+    """Write ``cases`` in the organisers' training layout of ``edition`` under ``out_dir``; returns ``out_dir``."""
+    writer = TrainingLayout2026Writer(out_dir) if edition == "2026" else TrainingLayoutWriter(out_dir)
     for case in cases:
         writer.add(case)
     return writer.finish()

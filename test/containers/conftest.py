@@ -36,6 +36,12 @@ def algorithm_image(engine: Engine) -> str:
 
 
 @pytest.fixture(scope="session")
+def algorithm_2026_image(engine: Engine) -> str:
+    """The HECKTOR 2026 algorithm image (`make build-algorithm EDITION=2026`, exec mode)."""
+    return _built(engine, os.environ.get("HECKTOR_ALGORITHM_2026_IMAGE") or "hecktor-algorithm:2026")
+
+
+@pytest.fixture(scope="session")
 def evaluation_image(engine: Engine) -> str:
     """The evaluation image of `make build` (invoke mode by default)."""
     return _built(engine, os.environ.get("HECKTOR_EVALUATION_IMAGE") or "hecktor-evaluation:latest")

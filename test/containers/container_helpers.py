@@ -8,6 +8,7 @@ Settings (the Makefile exports the first four):
     HECKTOR_ENGINE             engine command, e.g. ``podman --runtime runc`` (default: docker when its daemon
                                answers, else podman, with runc when installed)
     HECKTOR_ALGORITHM_IMAGE    default ``hecktor-algorithm:latest``; the phase images are ``<repo>:task1..3``
+    HECKTOR_ALGORITHM_2026_IMAGE  default ``hecktor-algorithm:2026`` (``make build-algorithm EDITION=2026``)
     HECKTOR_EVALUATION_IMAGE   default ``hecktor-evaluation:latest`` (invoke mode)
     HECKTOR_EVALUATION_EXEC_IMAGE  default ``hecktor-evaluation:latest-exec``
     HECKTOR_CONTAINER_MEMORY   default ``16g`` (``0``: no limit, for hosts whose memory cgroup is unusable)

@@ -1,0 +1,206 @@
+"""``python -m algorithm train staging``: the HECKTOR 2026 T and N stage models from the 2026 layout.
+
+    python -m algorithm train staging --data DATASET --out DIR [--config geometry+clinical|geometry|
+        geometry+clinical-strong] [--masks ground-truth|MASK_DIR] [--folds 5] [--seed 0]
+
+DATASET is the organisers' 2026 layout (:mod:`hecktor.dataset_layout`): ``<PID>/<PID>__CT.nii.gz`` and
+``<PID>/<PID>.nii.gz`` (the label; or ``MASK_DIR/<PID>.nii.gz|.mha`` with ``--masks``, e.g. cross-validated
+predictions) next to ``HECKTOR_2026_Training.csv`` (clinical columns with HPV Status, T-stage, N-stage).
+Steps: read the table, compute the staging geometry of every case (progress lines), cross-validate grouped by
+centre (out-of-fold T and N balanced accuracy and their mean, the challenge's staging score), fit on every
+case, write ``DIR/model.json`` with the CV figures (and the synthetic oracle when the data are synthetic).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from algorithm.staging.model import CONFIGS, DEFAULT_CONFIG, fit_staging_model
+from hecktor.clinical import ClinicalRecord, parse_clinical
+from hecktor.dataset_layout import CSV_GLOB_2026, find_image, image_stem, is_blank, label_stem, stage_column
+from hecktor.errors import HecktorError
+from hecktor.imageio import IMAGE_SUFFIXES
+from hecktor.patients import centre_of
+from hecktor.progress import progress
+from hecktor.staging import normalise_stage
+
+log = logging.getLogger(__name__)
+GROUND_TRUTH = "ground-truth"
+
+
+class StagingDataError(HecktorError):
+    """The 2026 training data cannot be used (named file and reason)."""
+
+
+@dataclass
+class StagingCase:
+    patient_id: str
+    ct: Path
+    mask: Path
+    clinical: ClinicalRecord
+    t_stage: str | None
+    n_stage: str | None
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the ``staging`` sub-command."""
+    parser = subparsers.add_parser("staging", help="train the 2026 T and N stage models", description=__doc__)
+    parser.add_argument("--data", type=Path, required=True, help="the organisers' 2026 dataset folder")
+    parser.add_argument("--out", "--output", type=Path, required=True, help="model folder to write")
+    parser.add_argument("--config", choices=sorted(CONFIGS), default=DEFAULT_CONFIG, help="named configuration")
+    parser.add_argument("--masks", default=GROUND_TRUTH, help="ground-truth (default) or a folder of <PID> masks")
+    parser.add_argument("--folds", type=int, default=5, help="cross-validation folds (default 5; 0: none)")
+    parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    parser.set_defaults(func=run)
+
+
+def find_table(data: Path) -> Path:
+    tables = sorted(data.glob(CSV_GLOB_2026)) or sorted(data.glob(f"*/{CSV_GLOB_2026}"))
+    if not tables:
+        raise StagingDataError(f"{data}: no HECKTOR_2026_*.csv (the organisers' 2026 table) here or one folder down")
+    return tables[0]
+
+
+def _mask(pid: str, folder: Path, masks: str) -> Path | None:
+    if masks == GROUND_TRUTH:
+        return find_image(folder, label_stem(pid))
+    return next((Path(masks) / f"{pid}{s}" for s in IMAGE_SUFFIXES if (Path(masks) / f"{pid}{s}").is_file()), None)
+
+
+def load_cases(data: Path, masks: str = GROUND_TRUTH) -> tuple[list[StagingCase], list[str]]:
+    """The cases of the 2026 table with a CT and a mask; notes for those left out and odd stages."""
+    table = find_table(data)
+    root = table.parent
+    with table.open(newline="", encoding="utf-8-sig") as handle:
+        rows = list(csv.DictReader(handle))
+    columns = list(rows[0]) if rows else []
+    t_col, n_col = stage_column(columns, "T"), stage_column(columns, "N")
+    if "PatientID" not in columns or t_col is None or n_col is None:
+        raise StagingDataError(f"{table}: needs PatientID, T-stage and N-stage columns (found {', '.join(columns)})")
+    cases, notes = [], []
+    for row in rows:
+        pid = row["PatientID"].strip()
+        folder = root / pid
+        ct, mask = find_image(folder, image_stem(pid, "ct")), _mask(pid, folder, masks)
+        if ct is None or mask is None:
+            notes.append(
+                f"{pid}: left out (no {'CT' if ct is None else 'mask'} under {folder if ct is None else masks})"
+            )
+            continue
+        stages = []
+        for column, kind in ((t_col, "T"), (n_col, "N")):
+            stage = normalise_stage(None if is_blank(row[column]) else row[column], kind)  # type: ignore[arg-type]
+            if stage.invalid:
+                notes.append(f"{pid}: {column} {stage.reason}; read as unknown")
+            stages.append(stage.value)
+        clinical = {k: v for k, v in row.items() if k not in ("PatientID", t_col, n_col) and not is_blank(v or "")}
+        cases.append(StagingCase(pid, ct, mask, parse_clinical(clinical), stages[0], stages[1]))
+    if not cases:
+        raise StagingDataError(f"{table}: no case with a CT and a mask")
+    return cases, notes
+
+
+def case_geometry(case: StagingCase) -> dict[str, float]:
+    from algorithm.staging.geometry import staging_geometry
+    from hecktor.imageio import read_image
+
+    return staging_geometry(read_image(case.ct), read_image(case.mask))
+
+
+def _balanced(truth: list[str | None], pred: list[str | None]) -> float | None:
+    from sklearn.metrics import balanced_accuracy_score
+
+    pairs = [(t, p) for t, p in zip(truth, pred, strict=True) if t and p]
+    return float(balanced_accuracy_score(*zip(*pairs, strict=True))) if pairs else None
+
+
+def cross_validate(cases: list[StagingCase], feats: list[dict[str, float]], args: argparse.Namespace) -> dict[str, Any]:
+    """Out-of-fold T and N balanced accuracy (folds grouped by centre, stratified by N stage)."""
+    from algorithm.tabular.cv import make_folds
+
+    strata = np.array([["N0", "N1", "N2", "N3"].index(c.n_stage) if c.n_stage else 0 for c in cases])
+    folds, how = make_folds([centre_of(c.patient_id) for c in cases], strata, args.folds, args.seed)
+    t_pred: list[str | None] = [None] * len(cases)
+    n_pred: list[str | None] = [None] * len(cases)
+    for k, (train, test) in enumerate(folds, 1):
+        try:
+            model = fit_model([cases[i] for i in train], [feats[i] for i in train], args)
+        except ValueError as exc:
+            log.warning("fold %d/%d skipped: %s", k, len(folds), exc)
+            continue
+        for i in test:
+            pred = model.predict(feats[i], cases[i].clinical)
+            t_pred[i], n_pred[i] = pred.t_stage, pred.n_stage
+        log.info("cross-validation fold %d/%d done", k, len(folds))
+    t_ba = _balanced([c.t_stage for c in cases], t_pred)
+    n_ba = _balanced([c.n_stage for c in cases], n_pred)
+    score = None if t_ba is None or n_ba is None else (t_ba + n_ba) / 2
+    return {"cv": how, "t_balanced_accuracy": t_ba, "n_balanced_accuracy": n_ba, "staging_score": score}
+
+
+def fit_model(cases: list[StagingCase], feats: list[dict[str, float]], args: argparse.Namespace) -> Any:
+    return fit_staging_model(
+        feats,
+        [c.clinical for c in cases],
+        [c.t_stage for c in cases],
+        [c.n_stage for c in cases],
+        args.config,
+        args.seed,
+    )
+
+
+def _oracle(data: Path) -> dict[str, Any] | None:
+    import json
+
+    path = find_table(data).parent / "synthetic_metadata.json"
+    if not path.is_file():
+        return None
+    oracle = json.loads(path.read_text(encoding="utf-8")).get("oracle", {})
+    keys = ("t_stage_balanced_accuracy", "n_stage_balanced_accuracy", "staging_score")
+    return {k: oracle.get(k) for k in keys} if "staging_score" in oracle else None
+
+
+def run(args: argparse.Namespace) -> int:
+    """Train and write the staging model (module docstring)."""
+    start = time.perf_counter()
+    cases, notes = load_cases(args.data, str(args.masks))
+    for note in notes:
+        log.warning("data: %s", note)
+    log.info("staging: %d cases from %s (masks: %s, config %s)", len(cases), args.data, args.masks, args.config)
+    feats = [case_geometry(c) for c in progress(cases, "staging geometry", log, every_s=5.0)]
+    cv = cross_validate(cases, feats, args) if args.folds >= 2 else {}
+    model = fit_model(cases, feats, args)
+    model.training = {
+        "n_cases": len(cases),
+        "data": str(args.data),
+        "masks": str(args.masks),
+        "seed": args.seed,
+        **cv,
+        "synthetic_oracle": _oracle(Path(args.data)),
+        "seconds": round(time.perf_counter() - start, 1),
+    }
+    path = model.save(args.out)
+
+    def f(value: float | None) -> str:
+        return "n/a" if value is None else f"{value:.3f}"
+
+    oracle = model.training["synthetic_oracle"] or {}
+    log.info(
+        "staging done in %.1f s: CV T balanced accuracy %s, N %s, staging score %s (synthetic oracle %s) -> %s",
+        time.perf_counter() - start,
+        f(cv.get("t_balanced_accuracy")),
+        f(cv.get("n_balanced_accuracy")),
+        f(cv.get("staging_score")),
+        f(oracle.get("staging_score")),
+        path,
+    )
+    log.info("%s", model.describe()["summary"])
+    return 0
