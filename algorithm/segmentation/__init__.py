@@ -9,10 +9,27 @@ a learned low-resolution locator, for ``locate.method = "network"``) -> :mod:`.c
 and :mod:`.network` builds the MONAI network it names (SegResNet, UNet, DynUNet, SwinUNETR). A model
 folder may also be a heterogeneous ensemble (``members/<name>/`` with their own architectures and input
 channels on one crop grid). Published recipes live in ``configs/`` (``paper_*_1mm.json``,
-``sjtu_coarse_to_fine/``).
+``sjtu_coarse_to_fine/``). ``load_segmentation_model(dir, device=..., tta=...)`` is the task's loader
+(:mod:`algorithm.model_files`: ``model.json`` names the kind, ``monai``, and the config).
 """
 
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from algorithm.model_files import load_model
 from algorithm.segmentation.config import ModelError, SegmentationConfig
 from algorithm.segmentation.segmenter import Segmenter, resolve_device
 
-__all__ = ["ModelError", "SegmentationConfig", "Segmenter", "resolve_device"]
+
+def load_segmentation_model(model_dir: str | Path, **options: Any) -> Segmenter:
+    """The Task 1 model in ``model_dir`` as its kind's class; ``options``: ``device``, ``tta``, ``folds``.
+
+    Raises:
+        ModelError: missing, invalid, of another format/version/kind, or inconsistent (one line).
+    """
+    return load_model("segmentation", model_dir, **options)
+
+
+__all__ = ["ModelError", "SegmentationConfig", "Segmenter", "load_segmentation_model", "resolve_device"]

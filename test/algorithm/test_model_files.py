@@ -78,6 +78,16 @@ def test_segmentation_descriptor_names_its_config_and_config_only_folders_still_
     assert load_model("segmentation", folder, device="cpu").config.folds == [0]
 
 
+def test_each_task_has_its_loader() -> None:
+    from algorithm.hpv import HPVModel, load_hpv_model
+    from algorithm.prognosis import PrognosisModel
+    from algorithm.segmentation import Segmenter, load_segmentation_model
+
+    assert isinstance(load_segmentation_model(BUNDLED_MODEL_DIR / "segmentation", device="cpu"), Segmenter)
+    assert isinstance(load_prognosis_model(BUNDLED_MODEL_DIR / "prognosis"), PrognosisModel)
+    assert isinstance(load_hpv_model(BUNDLED_MODEL_DIR / "hpv"), HPVModel)
+
+
 def test_a_file_without_kind_is_of_the_tasks_first_kind(tmp_path: Path) -> None:
     for task in ("prognosis", "hpv"):
         folder = _copy(task, tmp_path)
