@@ -26,7 +26,8 @@ def test_one_error_class_for_every_task() -> None:
 
 
 @pytest.mark.parametrize(
-    ("task", "kind"), [("segmentation", "monai"), ("prognosis", "main+fallback"), ("hpv", "features")]
+    ("task", "kind"),
+    [("segmentation", "monai"), ("prognosis", "main+fallback"), ("hpv", "features"), ("staging", "logistic")],
 )
 def test_bundled_folders_have_a_descriptor_and_load_through_the_task_loader(task: str, kind: str) -> None:
     descriptor = json.loads((BUNDLED_MODEL_DIR / task / "model.json").read_text())
@@ -45,7 +46,7 @@ def _copy(task: str, tmp_path: Path) -> Path:
     return folder
 
 
-@pytest.mark.parametrize("task", ["segmentation", "prognosis", "hpv"])
+@pytest.mark.parametrize("task", ["segmentation", "prognosis", "hpv", "staging"])
 def test_unusable_descriptors_give_one_line_naming_the_file(task: str, tmp_path: Path) -> None:
     folder = _copy(task, tmp_path)
     descriptor = json.loads((folder / "model.json").read_text())
