@@ -111,3 +111,26 @@ def test_the_configs_folds_apply_unless_folds_says_otherwise(tmp_path: Path) -> 
     assert folds_to_train(None, no_folds, 3) == [0, 1, 2]
     with pytest.raises(HecktorError, match=r"out of range 0\.\.4"):
         folds_to_train([5], smoke, 5)
+
+
+@pytest.mark.slow  # two training processes: left out of `make test-fast`
+def test_torchrun_trains_with_two_gloo_processes(dataset: Path, tiny_config: Path, tmp_path: Path) -> None:
+    """``torchrun --nproc-per-node 2 -m algorithm train segmentation ...``: DDP on the CPU (gloo), one model folder."""
+    import os
+    import subprocess
+    import sys
+
+    out = tmp_path / "ddp"
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2"]
+    cmd += ["-m", "algorithm", "train", "segmentation", "--data", str(dataset), "--out", str(out)]
+    cmd += ["--config", str(tiny_config), "--folds", "0", "--workers", "0", "--split", "centre"]
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "DDP: 2 processes (gloo backend)" in done.stderr
+    summary = json.loads((out / "training_summary.json").read_text())
+    assert summary["processes"] == 2 and summary["split"] == "centre"
+    rows = list(csv.DictReader((out / "training_log.csv").open()))
+    assert len(rows) == 1 and rows[0]["val_gtvn_aggregated_f1"] != ""  # one row: rank 0 alone writes
+    assert Segmenter.load(out, device="cpu").config.folds == [0]
