@@ -12,7 +12,8 @@ Steps: find the cases (``Task 1/<PID>/<PID>__CT.nii.gz``, ``__PT.nii.gz``, ``<PI
 them into folds (``splits.json``; ``--split stratified``: every fold holds a share of every centre,
 ``--split centre``: whole centres per fold, leave-centre-out) -> preprocess each case once into ``--cache`` with
 the inference preprocessing -> train each requested fold (:mod:`algorithm.training.seg_loop`) -> write
-``config.json`` (the training block filled in) next to ``fold_<k>.pt``, so ``--out`` is a model folder
+``config.json`` (the training block filled in) next to ``fold_<k>.pt``, and each held-out case's predicted
+mask (CT grid) to ``oof/<PID>.nii.gz`` (:mod:`algorithm.training.seg_oof`), so ``--out`` is a model folder
 that :meth:`algorithm.segmentation.Segmenter.load` accepts. ``--resume`` continues from the last
 finished epoch of each fold. Summary figures go to ``training_summary.json``.
 """
@@ -36,6 +37,7 @@ from algorithm.segmentation.segmenter import resolve_device
 from algorithm.training import seg_distributed
 from algorithm.training.seg_data import build_cache, find_cases, load_cached, split_folds
 from algorithm.training.seg_loop import SPLITS, TrainSettings, train_fold
+from algorithm.training.seg_oof import write_oof_masks
 from hecktor.errors import HecktorError
 from hecktor.patients import centre_of
 from hecktor.progress import setup_logging
@@ -263,6 +265,9 @@ def _train_folds(
         )
         if place.is_main:
             _write_config(config, out)
+            held_out = [c for c in cases if folds_of[c.patient_id] == fold]
+            write_oof_masks(fold, held_out, config, out, device, locator)
+        place.barrier()
     summary = {
         "folds": summaries,
         "cases": len(cases),

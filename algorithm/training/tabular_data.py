@@ -42,6 +42,7 @@ from algorithm.features import (
     extract_features,
 )
 from algorithm.intensity import harmonise_training_pair
+from algorithm.training.oof_masks import resolve_masks
 from hecktor.clinical import ClinicalRecord, parse_clinical
 from hecktor.dataset_layout import (
     IMAGE_TAGS,
@@ -187,6 +188,7 @@ def _mask_path(pid: str, root: Path, masks: str | Path, case_dirs: Sequence[Path
 def load_cases(data: Path, task: int, masks: str | Path = GROUND_TRUTH) -> tuple[list[TrainingCase], list[str]]:
     """The cases of ``task`` (2 or 3) with targets, clinical records and image paths; plus notes."""
     root = dataset_root(data)
+    masks = resolve_masks(masks)  # --masks oof[:RUN]: the out-of-fold masks of train segmentation
     if str(masks) != GROUND_TRUTH and not Path(masks).is_dir():
         raise DatasetError(f"{masks}: folder of predicted masks is missing")
     csv = find_task_csv(data, task)
@@ -336,7 +338,8 @@ def add_data_arguments(parser: Any) -> None:
     parser.add_argument(
         "--masks",
         default=GROUND_TRUTH,
-        help="'ground-truth' (Task 1 labels, default) or a folder of predicted labels <PID>.nii.gz/.mha",
+        help="'ground-truth' (Task 1 labels, default), a folder of predicted labels <PID>.nii.gz/.mha, or"
+        " 'oof[:RUN]': the out-of-fold masks of `train segmentation --out RUN` (default RUN models/segmentation)",
     )
     parser.add_argument("--cache", type=Path, default=None, help="feature cache folder (default: OUT/cache)")
     parser.add_argument(

@@ -12,6 +12,7 @@ import torch
 
 from algorithm.segmentation import SegmentationConfig, Segmenter
 from algorithm.training import segmentation as train_cli
+from algorithm.training.oof_masks import resolve_masks
 from algorithm.training.seg_data import centre_folds, find_cases
 from hecktor.errors import HecktorError, InputError
 from hecktor.geometry import Grid, grid_differences
@@ -89,6 +90,17 @@ def test_smoke_training_writes_a_loadable_model(dataset: Path, tiny_config: Path
     ct, pet = read_image(case.ct), read_image(case.pet)
     label = seg.segment(ct, pet)
     assert grid_differences(Grid.of(label), Grid.of(ct)) == []
+
+    # out-of-fold masks: every fold-0 held-out case, on its own CT grid, by the fold's model
+    splits = json.loads((out / "splits.json").read_text())
+    held_out = sorted(pid for pid, k in splits.items() if k == 0)
+    assert json.loads((out / "oof" / "folds.json").read_text()) == dict.fromkeys(held_out, 0)
+    for case in (c for c in find_cases(dataset) if c.patient_id in held_out):
+        mask = read_image(out / "oof" / f"{case.patient_id}.nii.gz")
+        assert grid_differences(Grid.of(mask), Grid.of(read_image(case.ct))) == []
+    assert resolve_masks(f"oof:{out}") == out / "oof"
+    with pytest.raises(HecktorError, match="no out-of-fold masks"):
+        resolve_masks(f"oof:{tmp_path / 'none'}")
 
     # --resume continues after the finished epoch instead of starting again
     assert train_cli.main([*argv, "--epochs", "2", "--resume"]) == 0
