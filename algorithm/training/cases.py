@@ -27,6 +27,7 @@ from typing import Any
 
 import pandas as pd
 
+from algorithm.training.oof_masks import resolve_masks
 from hecktor.clinical import ClinicalRecord, parse_clinical
 from hecktor.dataset_layout import (
     IMAGE_TAGS,
@@ -170,6 +171,7 @@ def _mask_path(pid: str, root: Path, masks: str | Path, case_dirs: Sequence[Path
 def load_cases(data: Path, task: int, masks: str | Path = GROUND_TRUTH) -> tuple[list[TrainingCase], list[str]]:
     """The cases of ``task`` (2 or 3) with targets, clinical records and image paths; plus notes."""
     root = dataset_root(data)
+    masks = resolve_masks(masks)  # --masks oof[:RUN]: the out-of-fold masks of train segmentation
     if str(masks) != GROUND_TRUTH and not Path(masks).is_dir():
         raise DatasetError(f"{masks}: folder of predicted masks is missing")
     csv = find_task_csv(data, task)

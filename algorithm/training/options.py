@@ -79,7 +79,8 @@ def add_data_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--masks",
         default=GROUND_TRUTH,
-        help="'ground-truth' (Task 1 labels, default) or a folder of predicted labels <PID>.nii.gz/.mha",
+        help="'ground-truth' (Task 1 labels, default), a folder of predicted labels <PID>.nii.gz/.mha, or"
+        " 'oof[:RUN]': the out-of-fold masks of `train segmentation --out RUN` (default RUN models/segmentation)",
     )
     parser.add_argument("--cache", type=Path, default=None, help="feature cache folder (default: OUT/cache)")
     parser.add_argument(

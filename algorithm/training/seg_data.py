@@ -29,7 +29,7 @@ from algorithm.segmentation.config import SegmentationConfig
 from algorithm.segmentation.locate_net import NetworkLocator
 from algorithm.segmentation.preprocess import preprocess
 from hecktor.dataset_layout import image_stem, label_stem, task_of_dir_name
-from hecktor.errors import InputError
+from hecktor.errors import HecktorError, InputError
 from hecktor.imageio import IMAGE_SUFFIXES, read_image, strip_image_suffix
 from hecktor.patients import centre_of
 from hecktor.progress import progress
@@ -143,6 +143,43 @@ def centre_folds(patient_ids: list[str], n_folds: int = 5, seed: int = 0) -> dic
             folds[members[i]] = k % n_folds
             k += 1
     return folds
+
+
+def leave_centre_folds(patient_ids: list[str], n_folds: int = 5) -> dict[str, int]:
+    """Fold (0..n_folds-1) of each patient with whole centres per fold (leave-centre(s)-out, the test set's case).
+
+    Centres (the patient ID's prefix) are taken from the largest to the smallest (ties by name) and each
+    goes to the fold holding the fewest patients so far (ties: the lowest fold), so folds are as even in
+    size as whole centres allow. Deterministic; ``n_folds`` equal to the number of centres is strict
+    leave-one-centre-out.
+
+    Raises:
+        HecktorError: fewer centres than folds (the message names the centres and the largest usable count).
+    """
+    by_centre: dict[str, list[str]] = {}
+    for pid in sorted(patient_ids):
+        by_centre.setdefault(centre_of(pid), []).append(pid)
+    if len(by_centre) < n_folds:
+        raise HecktorError(
+            f"--split centre needs a centre per fold: {n_folds} folds but {len(by_centre)} centre(s)"
+            f" ({', '.join(sorted(by_centre))}); use --n-folds {len(by_centre)} or fewer"
+        )
+    sizes = [0] * n_folds
+    folds: dict[str, int] = {}
+    for centre in sorted(by_centre, key=lambda c: (-len(by_centre[c]), c)):
+        k = min(range(n_folds), key=lambda f: (sizes[f], f))
+        sizes[k] += len(by_centre[centre])
+        folds.update(dict.fromkeys(by_centre[centre], k))
+    return folds
+
+
+def split_folds(patient_ids: list[str], n_folds: int, seed: int, split: str) -> dict[str, int]:
+    """Folds by ``split``: ``"stratified"`` (:func:`centre_folds`) or ``"centre"`` (:func:`leave_centre_folds`)."""
+    if split == "centre":
+        return leave_centre_folds(patient_ids, n_folds)
+    if split == "stratified":
+        return centre_folds(patient_ids, n_folds, seed)
+    raise HecktorError(f"unknown split {split!r}; known: stratified, centre")
 
 
 def cache_key(case: TrainingCase, config: SegmentationConfig, locator: NetworkLocator | None = None) -> str:

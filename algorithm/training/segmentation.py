@@ -5,10 +5,15 @@ Example (real data on a GPU, the 1 mm recipe, all five folds)::
     python -m algorithm train segmentation --data "/data/HECKTOR 2025" --out runs/seg \
         --config algorithm/segmentation/configs/hecktor_1mm_segresnet.json --folds 0 1 2 3 4
 
+Multi-GPU (or several CPU processes): the same command under ``torchrun --nproc-per-node N -m algorithm
+train segmentation ...`` trains with DDP (:mod:`algorithm.training.seg_distributed`).
+
 Steps: find the cases (``Task 1/<PID>/<PID>__CT.nii.gz``, ``__PT.nii.gz``, ``<PID>.nii.gz``) -> split
-them into centre-stratified folds (``splits.json``) -> preprocess each case once into ``--cache`` with
+them into folds (``splits.json``; ``--split stratified``: every fold holds a share of every centre,
+``--split centre``: whole centres per fold, leave-centre-out) -> preprocess each case once into ``--cache`` with
 the inference preprocessing -> train each requested fold (:mod:`algorithm.training.seg_loop`) -> write
-``config.json`` (the training block filled in) next to ``fold_<k>.pt``, so ``--out`` is a model folder
+``config.json`` (the training block filled in) next to ``fold_<k>.pt``, and each held-out case's predicted
+mask (CT grid) to ``oof/<PID>.nii.gz`` (:mod:`algorithm.training.seg_oof`), so ``--out`` is a model folder
 that :meth:`algorithm.segmentation.Segmenter.load` accepts. ``--resume`` continues from the last
 finished epoch of each fold. Summary figures go to ``training_summary.json``.
 """
@@ -29,10 +34,13 @@ import torch
 from algorithm.segmentation.config import FOLD_FILENAME, ModelError, SegmentationConfig, write_descriptor
 from algorithm.segmentation.locate_net import NetworkLocator
 from algorithm.segmentation.segmenter import resolve_device
+from algorithm.training import seg_distributed
 from algorithm.training.recipes import RECIPE_DIRS, load_recipe, resolve_recipe
-from algorithm.training.seg_data import build_cache, centre_folds, find_cases, load_cached
-from algorithm.training.seg_loop import TrainSettings, train_fold
+from algorithm.training.seg_data import build_cache, find_cases, load_cached, split_folds
+from algorithm.training.seg_loop import SPLITS, TrainSettings, train_fold
+from algorithm.training.seg_oof import write_oof_masks
 from hecktor.errors import HecktorError
+from hecktor.patients import centre_of
 from hecktor.progress import setup_logging
 
 log = logging.getLogger(__name__)
@@ -75,8 +83,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="K",
         help="fold indices to train, e.g. 0 1 2, or 'all' (default: the config's \"folds\", else all)",
     )
+    p.add_argument("--n-folds", type=int, default=None, help="number of folds (default: the config's, else 5)")
     p.add_argument(
-        "--n-folds", type=int, default=None, help="number of centre-stratified folds (default: the config's, else 5)"
+        "--split",
+        choices=SPLITS,
+        default=None,
+        help="folds: 'stratified' (each fold a share of every centre) or 'centre' (whole centres per fold,"
+        " leave-centre-out, as the unseen-centre test set) (default: the config's, else stratified)",
     )
     p.add_argument("--epochs", type=int, default=None, help="epochs per fold (default: the config's)")
     p.add_argument("--steps-per-epoch", type=int, default=None, help="training steps per epoch (default: the config's)")
@@ -92,6 +105,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda, cuda:N")
     p.add_argument("--threads", type=int, default=None, help="CPU threads for torch (default: torch's choice)")
+    p.add_argument(
+        "--workers", type=int, default=None, help="data-loader workers per process (default: the config's, else auto)"
+    )
+    p.add_argument("--compile", action="store_true", default=None, help="compile the network with torch.compile")
     p.set_defaults(func=run)
 
 
@@ -138,8 +155,13 @@ def settings_from(config: SegmentationConfig, args: argparse.Namespace) -> Train
         "learning_rate": args.lr,
         "seed": args.seed,
         "n_folds": args.n_folds,
+        "split": getattr(args, "split", None),
+        "num_workers": getattr(args, "workers", None),
+        "compile": getattr(args, "compile", None),
     }
-    return dataclasses.replace(settings, **{k: v for k, v in overrides.items() if v is not None})
+    settings = dataclasses.replace(settings, **{k: v for k, v in overrides.items() if v is not None})
+    settings.check()
+    return settings
 
 
 def resolve_config(name: str | Path) -> Path:
@@ -184,15 +206,32 @@ def _train(args: argparse.Namespace) -> int:
             " assemble the model folder (config.json, members/<name>/, locator/)"
         )
     settings = settings_from(config, args)
-    device = resolve_device(args.device)
+    place, device = seg_distributed.start(resolve_device(args.device))
+    try:
+        return _train_folds(args, config_path, config, settings, place, device, started)
+    finally:
+        seg_distributed.stop(place)
+
+
+def _train_folds(
+    args: argparse.Namespace,
+    config_path: Path,
+    config: SegmentationConfig,
+    settings: TrainSettings,
+    place: seg_distributed.Dist,
+    device: torch.device,
+    started: float,
+) -> int:
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
     cache_dir = args.cache or out / "cache"
     log.info("training segmentation (%s) on %s, output %s, cache %s", config.architecture, device, out, cache_dir)
 
     cases = find_cases(args.data)
-    folds_of = centre_folds([c.patient_id for c in cases], settings.n_folds, settings.seed)
-    (out / "splits.json").write_text(json.dumps(folds_of, indent=2, sort_keys=True) + "\n")
+    folds_of = split_folds([c.patient_id for c in cases], settings.n_folds, settings.seed, settings.split)
+    log.info("%s folds: %s", settings.split, _fold_sizes(folds_of, settings.n_folds))
+    if place.is_main:
+        (out / "splits.json").write_text(json.dumps(folds_of, indent=2, sort_keys=True) + "\n")
     wanted = folds_to_train(args.folds, config_path, settings.n_folds)
 
     locator = None
@@ -201,6 +240,9 @@ def _train(args: argparse.Namespace) -> int:
             log.warning("locate.method is 'network' but no --locator given: training crops use the PET heuristic")
         else:
             locator = NetworkLocator.load(args.locator, device)
+    if place.is_main:  # one process preprocesses; the others then read the cache it wrote
+        build_cache(cases, config, cache_dir, locator)
+    place.barrier()
     paths = build_cache(cases, config, cache_dir, locator)
     cached = {pid: load_cached(pid, path) for pid, path in paths.items()}
     config.training = dataclasses.asdict(settings)
@@ -215,18 +257,37 @@ def _train(args: argparse.Namespace) -> int:
         if init is not None and not init.is_file():
             raise HecktorError(f"{init}: no weights to start fold {fold} from (--init)")
         summaries.append(
-            train_fold(fold, train, val, config, settings, out, device, resume=args.resume, init_weights=init)
+            train_fold(
+                fold, train, val, config, settings, out, device, resume=args.resume, init_weights=init, place=place
+            )
         )
-        _write_config(config, out)
+        if place.is_main:
+            _write_config(config, out)
+            held_out = [c for c in cases if folds_of[c.patient_id] == fold]
+            write_oof_masks(fold, held_out, config, out, device, locator)
+        place.barrier()
     summary = {
         "folds": summaries,
         "cases": len(cases),
         "device": str(device),
+        "processes": place.world_size,
+        "split": settings.split,
         "elapsed_s": time.perf_counter() - started,
     }
-    (out / "training_summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    if place.is_main:
+        (out / "training_summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     log.info("training done in %.0f s; model folder %s", summary["elapsed_s"], out)
     return 0
+
+
+def _fold_sizes(folds_of: dict[str, int], n_folds: int) -> str:
+    """``"fold 0: 12 cases (CHUM, MDA); ..."``: each fold's size and centres."""
+    parts = []
+    for k in range(n_folds):
+        members = [pid for pid, f in folds_of.items() if f == k]
+        centres = sorted({centre_of(pid) for pid in members})
+        parts.append(f"fold {k}: {len(members)} cases ({', '.join(centres)})")
+    return "; ".join(parts)
 
 
 def _write_config(config: SegmentationConfig, out: Path) -> None:

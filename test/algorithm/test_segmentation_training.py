@@ -12,6 +12,7 @@ import torch
 
 from algorithm.segmentation import SegmentationConfig, Segmenter
 from algorithm.training import segmentation as train_cli
+from algorithm.training.oof_masks import resolve_masks
 from algorithm.training.seg_data import centre_folds, find_cases
 from hecktor.errors import HecktorError, InputError
 from hecktor.geometry import Grid, grid_differences
@@ -90,6 +91,17 @@ def test_smoke_training_writes_a_loadable_model(dataset: Path, tiny_config: Path
     label = seg.segment(ct, pet)
     assert grid_differences(Grid.of(label), Grid.of(ct)) == []
 
+    # out-of-fold masks: every fold-0 held-out case, on its own CT grid, by the fold's model
+    splits = json.loads((out / "splits.json").read_text())
+    held_out = sorted(pid for pid, k in splits.items() if k == 0)
+    assert json.loads((out / "oof" / "folds.json").read_text()) == dict.fromkeys(held_out, 0)
+    for case in (c for c in find_cases(dataset) if c.patient_id in held_out):
+        mask = read_image(out / "oof" / f"{case.patient_id}.nii.gz")
+        assert grid_differences(Grid.of(mask), Grid.of(read_image(case.ct))) == []
+    assert resolve_masks(f"oof:{out}") == out / "oof"
+    with pytest.raises(HecktorError, match="no out-of-fold masks"):
+        resolve_masks(f"oof:{tmp_path / 'none'}")
+
     # --resume continues after the finished epoch instead of starting again
     assert train_cli.main([*argv, "--epochs", "2", "--resume"]) == 0
     rows = list(csv.DictReader((out / "training_log.csv").open()))
@@ -111,3 +123,26 @@ def test_the_configs_folds_apply_unless_folds_says_otherwise(tmp_path: Path) -> 
     assert folds_to_train(None, no_folds, 3) == [0, 1, 2]
     with pytest.raises(HecktorError, match=r"out of range 0\.\.4"):
         folds_to_train([5], smoke, 5)
+
+
+@pytest.mark.slow  # two training processes: left out of `make test-fast`
+def test_torchrun_trains_with_two_gloo_processes(dataset: Path, tiny_config: Path, tmp_path: Path) -> None:
+    """``torchrun --nproc-per-node 2 -m algorithm train segmentation ...``: DDP on the CPU (gloo), one model folder."""
+    import os
+    import subprocess
+    import sys
+
+    out = tmp_path / "ddp"
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2"]
+    cmd += ["-m", "algorithm", "train", "segmentation", "--data", str(dataset), "--out", str(out)]
+    cmd += ["--config", str(tiny_config), "--folds", "0", "--workers", "0", "--split", "centre"]
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "DDP: 2 processes (gloo backend)" in done.stderr
+    summary = json.loads((out / "training_summary.json").read_text())
+    assert summary["processes"] == 2 and summary["split"] == "centre"
+    rows = list(csv.DictReader((out / "training_log.csv").open()))
+    assert len(rows) == 1 and rows[0]["val_gtvn_aggregated_f1"] != ""  # one row: rank 0 alone writes
+    assert Segmenter.load(out, device="cpu").config.folds == [0]

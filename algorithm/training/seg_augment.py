@@ -1,0 +1,266 @@
+"""Training augmentation at the level of nnU-Net's default pipeline, built from MONAI transforms.
+
+One :class:`monai.transforms.Compose` per sample over ``{"image": (C, z, y, x), "label": (1, z, y, x)}``
+(numpy arrays or torch tensors, on the CPU or the GPU: MONAI's transforms run on the tensor's device).
+Spatial transforms move image and label together (image trilinear, label nearest, both padded by
+replicating the border so that they stay consistent); intensity transforms act on the image only, each
+channel with its own random draw (as nnU-Net's per-channel transforms).
+
+The ``augmentation`` block of the training config names each transform with its probability (0 turns it
+off) and its range; a transform not named keeps the default below, an unknown name or option is an error.
+Defaults follow nnU-Net v2's ``nnUNetTrainer.get_training_transforms`` (probabilities and ranges), except
+where stated:
+
+=================  =====  ==========================================================  ==================
+name               prob   options                                                     MONAI transform
+=================  =====  ==========================================================  ==================
+``rotation``       0.2    ``degrees`` 30 (each axis, U(-d, d))                        ``RandAffined``
+``scaling``        0.2    ``range`` [0.7, 1.4] (per axis; nnU-Net draws one factor)   ``RandAffined``
+``elastic``        0.0    ``sigma`` [5, 8], ``magnitude`` [50, 150] voxels (off, as   ``Rand3DElasticd``
+                          in nnU-Net's default)
+``pet_scale``      0.8    ``range`` [0.5, 2.0], log-uniform factor on the PET channel  :class:`RandPetCalibrationd`
+                          (an unseen centre's calibration; not in nnU-Net)
+``noise``          0.1    ``std`` 0.1 (std drawn in U(0, std), normalised units)      ``RandGaussianNoised``
+``blur``           0.2    ``sigma`` [0.5, 1.0] voxels                                 ``RandGaussianSmoothd``
+``brightness``     0.15   ``range`` [0.75, 1.25] (multiplicative)                     ``RandScaleIntensityd``
+``contrast``       0.15   ``range`` [0.75, 1.25] (around the mean, range preserved)   ``RandScaleIntensityFixedMeand``
+``low_resolution`` 0.25   ``zoom`` [0.5, 1.0] (down nearest, up trilinear)            ``RandSimulateLowResolutiond``
+``gamma_inverted`` 0.1    ``range`` [0.7, 1.5] (gamma of the inverted image)          ``RandAdjustContrastd``
+``gamma``          0.3    ``range`` [0.7, 1.5] (statistics retained)                  ``RandAdjustContrastd``
+``mirror``         0.5    per axis in the config's ``mirror_axes``                    ``RandFlipd``
+=================  =====  ==========================================================  ==================
+
+``"augmentation": {"preset": "light"}`` gives the kit's earlier light pipeline (mirroring, brightness,
+PET scale and gamma only) for comparison runs.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from collections.abc import Hashable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import torch
+from monai.transforms import (
+    Compose,
+    ConcatItemsd,
+    DeleteItemsd,
+    MapTransform,
+    Rand3DElasticd,
+    RandAdjustContrastd,
+    RandAffined,
+    RandFlipd,
+    RandGaussianNoised,
+    RandGaussianSmoothd,
+    RandomizableTransform,
+    RandScaleIntensityd,
+    RandScaleIntensityFixedMeand,
+    RandSimulateLowResolutiond,
+    SplitDimd,
+)
+
+from hecktor.errors import HecktorError
+
+#: Default probability and options of each transform (see the module docstring).
+DEFAULTS: dict[str, dict[str, Any]] = {
+    "rotation": {"prob": 0.2, "degrees": 30.0},
+    "scaling": {"prob": 0.2, "range": [0.7, 1.4]},
+    "elastic": {"prob": 0.0, "sigma": [5.0, 8.0], "magnitude": [50.0, 150.0]},
+    "pet_scale": {"prob": 0.8, "range": [0.5, 2.0]},
+    "noise": {"prob": 0.1, "std": 0.1},
+    "blur": {"prob": 0.2, "sigma": [0.5, 1.0]},
+    "brightness": {"prob": 0.15, "range": [0.75, 1.25]},
+    "contrast": {"prob": 0.15, "range": [0.75, 1.25]},
+    "low_resolution": {"prob": 0.25, "zoom": [0.5, 1.0]},
+    "gamma_inverted": {"prob": 0.1, "range": [0.7, 1.5]},
+    "gamma": {"prob": 0.3, "range": [0.7, 1.5]},
+    "mirror": {"prob": 0.5},
+}
+#: The earlier light pipeline, as overrides of :data:`DEFAULTS` (``"preset": "light"``).
+LIGHT: dict[str, dict[str, Any]] = {
+    **{name: {"prob": 0.0} for name in DEFAULTS},
+    "mirror": {"prob": 0.5},
+    "brightness": {"prob": 1.0, "range": [0.9, 1.1]},
+    "pet_scale": {"prob": 0.8, "range": [0.5, 2.0]},
+    "gamma": {"prob": 0.3, "range": [0.7, 1.5]},
+}
+PRESETS = {"nnunet": {}, "light": LIGHT}
+
+
+class RandPetCalibrationd(RandomizableTransform, MapTransform):
+    """Multiply ``keys`` (the PET channel, linear in SUV) by ``exp(U(log low, log high))`` with probability ``prob``.
+
+    A scanner or dose-calibration error of an unseen centre (x0.5..x2 by default); zero (no uptake) stays zero.
+    """
+
+    def __init__(self, keys: Sequence[Hashable], prob: float, scale_range: Sequence[float]) -> None:
+        RandomizableTransform.__init__(self, prob)
+        MapTransform.__init__(self, keys)
+        low, high = float(scale_range[0]), float(scale_range[1])
+        if not 0 < low <= high:
+            raise HecktorError(f"augmentation pet_scale range must be 0 < low <= high, got {list(scale_range)}")
+        self.log_range = (math.log(low), math.log(high))
+        self.factor = 1.0
+
+    def randomize(self, data: Any = None) -> None:
+        super().randomize(None)
+        self.factor = float(np.exp(self.R.uniform(*self.log_range)))
+
+    def __call__(self, data: Mapping[Hashable, Any]) -> dict[Hashable, Any]:
+        d = dict(data)
+        self.randomize()
+        if self._do_transform:
+            for key in self.key_iterator(d):
+                d[key] = d[key] * self.factor
+        return d
+
+
+def resolve_settings(block: Mapping[str, Any] | None) -> dict[str, dict[str, Any]]:
+    """The full settings of every transform: :data:`DEFAULTS`, then the preset, then the config's block.
+
+    Raises:
+        HecktorError: unknown transform, option, preset, or a probability outside [0, 1].
+    """
+    block = dict(block or {})
+    preset = block.pop("preset", "nnunet")
+    if preset not in PRESETS:
+        raise HecktorError(f"unknown augmentation preset {preset!r}; known: {', '.join(PRESETS)}")
+    settings = copy.deepcopy(DEFAULTS)
+    for source in (PRESETS[preset], block):
+        for name, options in source.items():
+            if name not in settings:
+                raise HecktorError(f"unknown augmentation {name!r}; known: {', '.join(DEFAULTS)}")
+            if not isinstance(options, Mapping):
+                raise HecktorError(f"augmentation {name!r} must be an object such as {DEFAULTS[name]}")
+            unknown = sorted(set(options) - set(DEFAULTS[name]))
+            if unknown:
+                raise HecktorError(f"augmentation {name!r}: unknown option(s) {unknown}; known: {list(DEFAULTS[name])}")
+            settings[name].update(options)
+    for name, options in settings.items():
+        if not 0.0 <= float(options["prob"]) <= 1.0:
+            raise HecktorError(f"augmentation {name!r}: prob must be in [0, 1], got {options['prob']}")
+    return settings
+
+
+def build_augmentation(
+    block: Mapping[str, Any] | None,
+    channels: Sequence[str],
+    mirror_dims: Sequence[int],
+    seed: int,
+    device: torch.device | None = None,
+) -> Compose:
+    """The per-sample augmentation of ``{"image": (C, z, y, x), "label": (1, z, y, x)}``, seeded by ``seed``.
+
+    Args:
+        block: the config's ``augmentation`` block (see the module docstring), or None for the defaults.
+        channels: channel names in image order (``config.channels_order``); ``"PET"`` gets ``pet_scale``.
+        mirror_dims: array dims (0 = z, 1 = y, 2 = x) flipped at random.
+        seed: random seed (the same seed and inputs give the same output).
+        device: where spatial transforms build their grids (the tensors' device).
+    """
+    s = resolve_settings(block)
+    spatial_keys, modes = ("image", "label"), ("bilinear", "nearest")
+    chans = [f"image_{i}" for i in range(len(channels))]
+    transforms: list[Any] = []
+    if s["rotation"]["prob"] > 0:
+        r = math.radians(float(s["rotation"]["degrees"]))
+        transforms.append(
+            RandAffined(
+                spatial_keys,
+                prob=s["rotation"]["prob"],
+                rotate_range=(r, r, r),
+                mode=modes,
+                padding_mode="border",
+                device=device,
+            )
+        )
+    if s["scaling"]["prob"] > 0:
+        low, high = (float(v) - 1.0 for v in s["scaling"]["range"])
+        transforms.append(
+            RandAffined(
+                spatial_keys,
+                prob=s["scaling"]["prob"],
+                scale_range=((low, high),) * 3,
+                mode=modes,
+                padding_mode="border",
+                device=device,
+            )
+        )
+    if s["elastic"]["prob"] > 0:
+        transforms.append(
+            Rand3DElasticd(
+                spatial_keys,
+                sigma_range=tuple(s["elastic"]["sigma"]),
+                magnitude_range=tuple(s["elastic"]["magnitude"]),
+                prob=s["elastic"]["prob"],
+                mode=modes,
+                padding_mode="border",
+                device=device,
+            )
+        )
+    transforms.append(SplitDimd("image", dim=0, keepdim=True, update_meta=False))
+    if "PET" in channels and s["pet_scale"]["prob"] > 0:
+        transforms.append(RandPetCalibrationd([chans[list(channels).index("PET")]], **_pet(s["pet_scale"])))
+    for key in chans:  # one instance per channel: independent draws, as nnU-Net's per-channel transforms
+        transforms.extend(_intensity(key, s, device))
+    transforms += [ConcatItemsd(chans, "image", dim=0), DeleteItemsd(chans)]
+    for d in mirror_dims:
+        if s["mirror"]["prob"] > 0:
+            transforms.append(RandFlipd(spatial_keys, prob=s["mirror"]["prob"], spatial_axis=int(d)))
+    compose = Compose(transforms)
+    compose.set_random_state(seed=int(seed) % (2**32))
+    return compose
+
+
+def _pet(options: Mapping[str, Any]) -> dict[str, Any]:
+    return {"prob": float(options["prob"]), "scale_range": options["range"]}
+
+
+def _intensity(key: str, s: Mapping[str, Mapping[str, Any]], device: torch.device | None) -> list[Any]:
+    out: list[Any] = []
+    if s["noise"]["prob"] > 0:
+        out.append(RandGaussianNoised(key, prob=s["noise"]["prob"], std=float(s["noise"]["std"])))
+    if s["blur"]["prob"] > 0:
+        sigma = tuple(float(v) for v in s["blur"]["sigma"])
+        out.append(RandGaussianSmoothd(key, sigma_x=sigma, sigma_y=sigma, sigma_z=sigma, prob=s["blur"]["prob"]))
+    if s["brightness"]["prob"] > 0:
+        low, high = (float(v) - 1.0 for v in s["brightness"]["range"])
+        out.append(RandScaleIntensityd(key, factors=(low, high), prob=s["brightness"]["prob"]))
+    if s["contrast"]["prob"] > 0:
+        low, high = (float(v) - 1.0 for v in s["contrast"]["range"])
+        out.append(
+            RandScaleIntensityFixedMeand(key, factors=(low, high), preserve_range=True, prob=s["contrast"]["prob"])
+        )
+    if s["low_resolution"]["prob"] > 0:
+        out.append(
+            RandSimulateLowResolutiond(
+                key, prob=s["low_resolution"]["prob"], zoom_range=tuple(s["low_resolution"]["zoom"]), device=device
+            )
+        )
+    for name, invert in (("gamma_inverted", True), ("gamma", False)):
+        if s[name]["prob"] > 0:
+            out.append(
+                RandAdjustContrastd(
+                    key, prob=s[name]["prob"], gamma=tuple(s[name]["range"]), invert_image=invert, retain_stats=True
+                )
+            )
+    return out
+
+
+def augment(compose: Compose, image: torch.Tensor, label: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Apply ``compose`` to one sample: image (C, z, y, x) float, label (1, z, y, x); plain tensors back."""
+    out = compose({"image": image, "label": label})
+    return _plain(out["image"]).float(), _plain(out["label"])
+
+
+def augment_batch(compose: Compose, images: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """:func:`augment` on each sample of a batch (B, C, z, y, x) / (B, 1, z, y, x), on the tensors' device."""
+    pairs = [augment(compose, x, y) for x, y in zip(images, labels, strict=True)]
+    return torch.stack([p[0] for p in pairs]), torch.stack([p[1] for p in pairs]).to(labels.dtype)
+
+
+def _plain(x: Any) -> torch.Tensor:
+    x = torch.as_tensor(x)
+    return x.as_tensor() if hasattr(x, "as_tensor") else x
