@@ -107,6 +107,12 @@ class Segmenter:
         model_dir = Path(model_dir)
         if not model_dir.is_dir():
             raise ModelError(f"{model_dir}: segmentation model folder is missing")
+        from algorithm.segmentation.nnunet.folder import is_nnunet_model_dir
+
+        if is_nnunet_model_dir(model_dir):  # (issue 15) an nnU-Net v2 trained-model folder, run as it is
+            from algorithm.segmentation.nnunet.segmenter import NnUNetSegmenter
+
+            return NnUNetSegmenter.load(model_dir, resolve_device(device), tta, folds)  # type: ignore[return-value]
         config = SegmentationConfig.load(model_dir)
         folds_override = folds
         folds = list(config.folds if folds is None else folds)
