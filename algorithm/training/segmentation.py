@@ -90,6 +90,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda, cuda:N")
     p.add_argument("--threads", type=int, default=None, help="CPU threads for torch (default: torch's choice)")
+    p.add_argument(
+        "--backend",
+        choices=["monai", "nnunet"],
+        default="monai",
+        help="monai: the kit's trainer (default); nnunet: nnU-Net v2's planning, preprocessing and training",
+    )
+    from algorithm.training.nnunet import add_arguments as add_nnunet_arguments  # (issue 15)
+
+    add_nnunet_arguments(p)
     p.set_defaults(func=run)
 
 
@@ -168,6 +177,10 @@ def resolve_config(name: str | Path) -> Path:
 def run(args: argparse.Namespace) -> int:
     """Train the requested folds; 0 on success, 2 on unusable data or config (one-line reason logged)."""
     try:
+        if args.backend == "nnunet":  # (issue 15)
+            from algorithm.training.nnunet import train as train_nnunet
+
+            return train_nnunet(args)
         return _train(args)
     except HecktorError as exc:
         log.error("training failed: %s", exc)
