@@ -13,7 +13,9 @@ lies on exactly the CT grid (uint8: 0, 1 GTVp, 2 GTVn).
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import SimpleITK as sitk
@@ -47,6 +49,7 @@ def _trainer_class(name: str) -> type:
         return nnUNetTrainer
 
 
+@dataclass
 class NnUNetSegmenter:
     """A loaded nnU-Net v2 model folder (all its folds) with the kit's options; :meth:`segment` as the kit's.
 
@@ -56,25 +59,16 @@ class NnUNetSegmenter:
         device: where the network runs.
         folds: the folds averaged.
         channels: the kit's name of each input channel, in the model's order.
+        label_lut: nnU-Net's label value -> the kit's label (uint8 lookup table).
     """
 
-    def __init__(
-        self,
-        model_dir: Path,
-        options: NnUNetOptions,
-        predictor: object,
-        device: torch.device,
-        folds: list[str],
-        channels: tuple[str, ...],
-        label_lut: np.ndarray,
-    ) -> None:
-        self.model_dir = model_dir
-        self.options = options
-        self.predictor = predictor
-        self.device = device
-        self.folds = folds
-        self.channels = channels
-        self.label_lut = label_lut
+    model_dir: Path
+    options: NnUNetOptions
+    predictor: Any
+    device: torch.device
+    folds: list[str]
+    channels: tuple[str, ...]
+    label_lut: np.ndarray
 
     @classmethod
     def load(
@@ -201,11 +195,8 @@ class NnUNetSegmenter:
             )
         with stage("map back", log, timings):
             out = mask_on_ct(labels, case, ct)
-        counts = np.bincount(labels.ravel(), minlength=3)
+        gtvp_ml, gtvn_ml = np.bincount(labels.ravel(), minlength=3)[1:3] * voxel_mm3 / 1000
         log.info(
-            "segmentation: GTVp %.1f ml, GTVn %.1f ml (peak RSS %.2f GiB)",
-            counts[1] * voxel_mm3 / 1000,
-            counts[2] * voxel_mm3 / 1000,
-            peak_rss_gib(),
+            "segmentation (nnU-Net): GTVp %.1f ml, GTVn %.1f ml (peak RSS %.2f GiB)", gtvp_ml, gtvn_ml, peak_rss_gib()
         )
         return out
