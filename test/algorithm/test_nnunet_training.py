@@ -68,6 +68,7 @@ def test_nnunet_folder_runs_unchanged_through_algorithm_run_and_is_scored(traine
     # The folder exactly as nnU-Net wrote it (no kit config.json), as a participant brings it.
     results = trained / "nnUNet_results" / "Dataset501_HECKTOR" / "nnUNetTrainer_kitSmoke__nnUNetPlans__3d_fullres"
     model = tmp_path / "model"
+    model.mkdir()
     (model / "segmentation").symlink_to(results, target_is_directory=True)
     cases = [generate_case("CHUM-101", seed=31, size="small"), generate_case("MDA-102", seed=32, size="small")]
     root = tmp_path / "gc"
