@@ -29,10 +29,12 @@ help:
 	@echo "make bench-gpu        the algorithm on CUDA (fp32/AMP, TTA, GPU memory), writes bench/RESULTS-gpu.md"
 	@echo "engine: $(or $(ENGINE_CMD),none found)"
 
-$(STAMP): requirements.txt requirements-dev.txt pyproject.toml
+$(STAMP): requirements.txt requirements-nnunet.txt requirements-dev.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements-dev.txt
+	@# (issue 15) nnU-Net v2 without its declared dependencies (timm -> a torchvision that fails under CPU torch)
+	$(PY) -m pip install --quiet --no-deps -r requirements-nnunet.txt
 	@# (issue 19) the project itself, editable: console scripts hecktor-algorithm, hecktor-evaluation and
 	@# hecktor-synthetic, and `python -m ...` from any folder (PYTHONWARNINGS: setuptools' editable-mode banner)
 	PYTHONWARNINGS=ignore $(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
@@ -148,12 +150,14 @@ check-engine:
 	@test -n "$(ENGINE_CMD)" || { echo "error: no container engine found: install docker (with a running daemon) or" \
 		"podman, e.g. apt-get install -y --no-install-recommends podman runc debootstrap" >&2; exit 1; }
 
-$(WHEELHOUSE)/.complete: requirements.txt docker/requirements-evaluation.txt
+$(WHEELHOUSE)/.complete: requirements.txt requirements-nnunet.txt docker/requirements-evaluation.txt
 	rm -rf $(WHEELHOUSE) && mkdir -p $(WHEELHOUSE)
 	$(PYTHON) -m pip download --quiet --dest $(WHEELHOUSE) --only-binary=:all: --implementation cp \
 		--python-version $(WHEEL_PYTHON) $(addprefix --platform ,$(WHEEL_PLATFORMS)) $(PIP_DOWNLOAD_ARGS) \
 		--requirement requirements.txt --requirement docker/requirements-evaluation.txt \
 		2> >(grep -v "is ignored: it is neither a file nor a directory" >&2)
+	@# (issue 15) nnU-Net's pure-Python packages, without dependencies; pip wheel builds acvl-utils (an sdist only)
+	$(PYTHON) -m pip wheel --quiet --no-deps --wheel-dir $(WHEELHOUSE) $(PIP_DOWNLOAD_ARGS) -r requirements-nnunet.txt
 	touch $@
 	@du -sh $(WHEELHOUSE)
 

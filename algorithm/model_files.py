@@ -10,8 +10,9 @@
 weights, the segmentation config). A file without ``kind`` is of the task's first kind in :data:`KINDS`
 (the files written before kinds were named); a segmentation folder without ``model.json`` is read from
 its ``config.json`` alone (:data:`CONFIG_ONLY`: ensemble members, locators and folders written before the
-descriptor). A model's preprocessing parameters (imputation, scaling,
-log transforms, the CNN's input normalisation, the segmentation's CT window and PET transform) travel in
+descriptor), and one that is an nnU-Net v2 trained-model folder (``dataset.json``, ``plans.json``,
+``fold_K/checkpoint_*.pth``) is of kind ``nnunet`` as it is. A model's preprocessing parameters (imputation,
+scaling, log transforms, the CNN's input normalisation, the segmentation's CT window and PET transform) travel in
 its own files, never in code.
 
 **The contract** (:class:`ModelComponent`): a class per kind with
@@ -49,11 +50,17 @@ MODEL_FILE = "model.json"
 FORMAT_VERSION = 1
 #: task -> kind -> "module:Class". The first kind of a task is the one of a file without ``kind``.
 KINDS: dict[str, dict[str, str]] = {
-    "segmentation": {"monai": "algorithm.segmentation.segmenter:Segmenter"},
+    "segmentation": {
+        "monai": "algorithm.segmentation.segmenter:Segmenter",
+        "nnunet": "algorithm.segmentation.nnunet.segmenter:NnUNetSegmenter",
+    },
     "prognosis": {"main+fallback": "algorithm.prognosis.model:PrognosisModel"},
     "hpv": {"features": "algorithm.hpv.model:HPVModel", "cnn": "algorithm.hpv.cnn:CnnHPVModel"},
     "staging": {"logistic": "algorithm.staging.model:StagingModel"},
 }
+
+#: task -> kind -> the files that make a folder without ``model.json`` one of that kind (its class checks the rest).
+FOLDER_KINDS: dict[str, dict[str, tuple[str, ...]]] = {"segmentation": {"nnunet": ("dataset.json", "plans.json")}}
 
 #: Tasks whose folders may hold, instead of ``model.json``, this file alone (read as the first kind).
 CONFIG_ONLY: dict[str, str] = {"segmentation": "config.json"}
@@ -201,6 +208,16 @@ def load_model(task: str, model_dir: str | Path, **options: Any) -> Any:
     Raises:
         ModelError: missing, invalid, of another format/version/kind, or inconsistent (one line).
     """
+    folder_kind = next(
+        (
+            kind
+            for kind, files in FOLDER_KINDS.get(task, {}).items()
+            if all((Path(model_dir) / f).is_file() for f in files)
+        ),
+        None,
+    )
+    if folder_kind and not model_file(model_dir).is_file():  # e.g. an nnU-Net v2 folder as nnU-Net wrote it
+        return component_class(task, folder_kind, model_dir).load(model_dir, **options)
     legacy = CONFIG_ONLY.get(task)
     if legacy and not model_file(model_dir).is_file() and (Path(model_dir) / legacy).is_file():
         data: dict[str, Any] = {}

@@ -36,11 +36,17 @@ ENV VIRTUAL_ENV=/opt/venv \
 # Dependencies first (slow, rarely changed). --system-site-packages: on the pytorch base its CUDA
 # torch 2.13.0 already satisfies the pin, so the wheelhouse's CPU torch is not installed there.
 WORKDIR /opt/app
-COPY requirements.txt /opt/app/requirements.txt
+# nnU-Net v2 goes in without its declared dependencies (requirements-nnunet.txt says why); the check fails the
+# build if its inference or training path would import torchvision or timm.
+COPY requirements.txt requirements-nnunet.txt /opt/app/
 RUN --mount=type=bind,source=build/wheelhouse,target=/wheels \
     python3 -m venv --system-site-packages /opt/venv \
     && python -m pip install --no-cache-dir --no-index --find-links /wheels --requirement /opt/app/requirements.txt \
-    && python -c "import torch, monai, SimpleITK; print('torch', torch.__version__, 'monai', monai.__version__)"
+    && python -m pip install --no-cache-dir --no-index --find-links /wheels --no-deps \
+        --requirement /opt/app/requirements-nnunet.txt \
+    && python -c "import torch, monai, SimpleITK; print('torch', torch.__version__, 'monai', monai.__version__)" \
+    && python -c "import sys, nnunetv2.inference.predict_from_raw_data, nnunetv2.run.run_training; \
+bad = sorted({m.split('.')[0] for m in sys.modules} & {'torchvision', 'timm'}); assert not bad, bad; print('nnunetv2 ok')"
 
 # Source and bundled weights (algorithm/resources/model), byte-compiled: / is read-only at run time.
 COPY hecktor /opt/app/hecktor

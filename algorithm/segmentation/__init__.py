@@ -20,7 +20,8 @@ from typing import Any
 
 from algorithm.model_files import load_model
 from algorithm.segmentation.config import ModelError, SegmentationConfig
-from algorithm.segmentation.segmenter import Segmenter, resolve_device
+from algorithm.segmentation.device import resolve_device
+from algorithm.segmentation.segmenter import Segmenter
 
 
 def load_segmentation_model(model_dir: str | Path, **options: Any) -> Segmenter:

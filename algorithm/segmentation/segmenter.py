@@ -20,6 +20,7 @@ import torch
 
 from algorithm.intensity import uptake_reference
 from algorithm.segmentation.config import KIND, ModelError, SegmentationConfig, config_path
+from algorithm.segmentation.device import resolve_device
 from algorithm.segmentation.infer import mirror_flips, predict_probabilities
 from algorithm.segmentation.locate_net import NetworkLocator
 from algorithm.segmentation.map_back import paste_on_ct, probabilities_on_ct_block
@@ -31,21 +32,6 @@ from algorithm.segmentation.preprocess import locate_and_resample
 from hecktor.progress import peak_rss_gib, stage
 
 log = logging.getLogger(__name__)
-
-
-def resolve_device(device: str = "auto") -> torch.device:
-    """``"auto"``: CUDA when available, else CPU; ``"cpu"``/``"cuda"``/``"cuda:N"`` as asked.
-
-    An explicit CUDA request on a machine without CUDA falls back to CPU with a warning, so a case
-    still gets an output.
-    """
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    chosen = torch.device(device)
-    if chosen.type == "cuda" and not torch.cuda.is_available():
-        log.warning("device %r requested but CUDA is not available; using the CPU", device)
-        return torch.device("cpu")
-    return chosen
 
 
 #: Sub-folder of a model folder holding the members of a heterogeneous ensemble (``members/<name>/``).
@@ -109,6 +95,12 @@ class Segmenter:
         model_dir = Path(model_dir)
         if not model_dir.is_dir():
             raise ModelError(f"{model_dir}: segmentation model folder is missing")
+        from algorithm.segmentation.nnunet.folder import is_nnunet_model_dir
+
+        if is_nnunet_model_dir(model_dir):  # (issue 15) an nnU-Net v2 trained-model folder, run as it is
+            from algorithm.segmentation.nnunet.segmenter import NnUNetSegmenter
+
+            return NnUNetSegmenter.load(model_dir, device, tta, folds)  # type: ignore[return-value]
         config = SegmentationConfig.load(config_path(model_dir))
         folds_override = folds
         folds = list(config.folds if folds is None else folds)

@@ -32,8 +32,8 @@ from typing import Any
 import torch
 
 from algorithm.segmentation.config import FOLD_FILENAME, ModelError, SegmentationConfig, write_descriptor
+from algorithm.segmentation.device import resolve_device
 from algorithm.segmentation.locate_net import NetworkLocator
-from algorithm.segmentation.segmenter import resolve_device
 from algorithm.training import seg_distributed
 from algorithm.training.recipes import RECIPE_DIRS, load_recipe, resolve_recipe
 from algorithm.training.seg_data import build_cache, find_cases, load_cached, split_folds
@@ -109,6 +109,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--workers", type=int, default=None, help="data-loader workers per process (default: the config's, else auto)"
     )
     p.add_argument("--compile", action="store_true", default=None, help="compile the network with torch.compile")
+    p.add_argument(
+        "--backend",
+        choices=["monai", "nnunet"],
+        default="monai",
+        help="monai: the kit's trainer (default); nnunet: nnU-Net v2's planning, preprocessing and training",
+    )
+    from algorithm.training.nnunet import add_arguments as add_nnunet_arguments  # (issue 15)
+
+    add_nnunet_arguments(p)
     p.set_defaults(func=run)
 
 
@@ -188,6 +197,10 @@ def load_config(path: Path) -> SegmentationConfig:
 def run(args: argparse.Namespace) -> int:
     """Train the requested folds; 0 on success, 2 on unusable data or config (one-line reason logged)."""
     try:
+        if args.backend == "nnunet":  # (issue 15)
+            from algorithm.training.nnunet import train as train_nnunet
+
+            return train_nnunet(args)
         return _train(args)
     except HecktorError as exc:
         log.error("training failed: %s", exc)

@@ -1,0 +1,137 @@
+"""nnU-Net backend end to end (slow): ``train segmentation --backend nnunet`` on a tiny synthetic cohort runs
+nnU-Net's own planning, preprocessing and a few training iterations; the trained-model folder nnU-Net wrote then
+runs unchanged through ``python -m algorithm run``, is scored by the evaluation, and keeps the mask on the CT grid
+for CT grids of other spacing, origin and direction."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import SimpleITK as sitk
+
+from algorithm.segmentation import Segmenter
+from algorithm.segmentation.config import ModelError
+from evaluation.cli import main as evaluation_main
+from synthetic import generate_case, generate_cohort, write_grand_challenge_layout, write_training_layout
+
+pytestmark = pytest.mark.slow
+REPO = Path(__file__).resolve().parents[2]
+SMOKE_ENV = {"nnUNet_n_proc_DA": "0", "HECKTOR_NNUNET_EPOCHS": "2", "HECKTOR_NNUNET_ITERATIONS": "2"}
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """``--out`` of a smoke training: 6 cases of 6 centres, 2 centre-grouped folds, fold 0, a 32^3 patch."""
+    data = tmp_path_factory.mktemp("nnunet_data")
+    write_training_layout(generate_cohort(n=6, seed=3, size="small"), data)
+    out = tmp_path_factory.mktemp("nnunet_run")
+    argv = [sys.executable, "-m", "algorithm", "train", "segmentation", "--backend", "nnunet", "--data", str(data),
+            "--out", str(out), "--trainer", "nnUNetTrainer_kitSmoke", "--n-folds", "2", "--folds", "0",
+            "--crop-size-mm", "160", "160", "272", "--patch-size", "32", "32", "32", "--base-features", "4",
+            "--processes", "1", "--threads", "2", "--device", "cpu"]  # fmt: skip
+    done = subprocess.run(argv, cwd=REPO, env={**os.environ, **SMOKE_ENV}, capture_output=True, text=True, timeout=900)
+    (out / "train.log").write_text(done.stdout + done.stderr)
+    assert done.returncode == 0, (done.stdout + done.stderr)[-3000:]
+    return out
+
+
+def test_training_writes_an_nnunet_dataset_splits_and_a_trained_model_folder(trained: Path) -> None:
+    raw = trained / "nnUNet_raw" / "Dataset501_HECKTOR"
+    dataset = json.loads((raw / "dataset.json").read_text())
+    assert dataset["channel_names"] == {"0": "CT", "1": "PET"}
+    assert dataset["labels"] == {"background": 0, "GTVp": 1, "GTVn": 2}
+    for case in (raw / "labelsTr").iterdir():  # every channel on the label's grid (nnU-Net's requirement)
+        pid = case.name.removesuffix(".nii.gz")
+        label = sitk.ReadImage(str(case))
+        for c in (0, 1):
+            image = sitk.ReadImage(str(raw / "imagesTr" / f"{pid}_{c:04d}.nii.gz"))
+            assert image.GetSize() == label.GetSize() and image.GetOrigin() == label.GetOrigin()
+    splits = json.loads((trained / "nnUNet_preprocessed" / "Dataset501_HECKTOR" / "splits_final.json").read_text())
+    assert len(splits) == 2
+    for split in splits:
+        centres = lambda ids: {p.split("-")[0] for p in ids}  # noqa: E731
+        assert not centres(split["train"]) & centres(split["val"])
+    results = trained / "nnUNet_results" / "Dataset501_HECKTOR" / "nnUNetTrainer_kitSmoke__nnUNetPlans__3d_fullres"
+    for name in ("dataset.json", "plans.json", "fold_0/checkpoint_final.pth"):
+        assert (results / name).is_file(), name
+        assert (trained / "segmentation" / name).is_file(), name
+    assert (results / "fold_0" / "validation").is_dir()  # nnU-Net's own final validation ran
+
+
+def test_nnunet_folder_runs_unchanged_through_algorithm_run_and_is_scored(trained: Path, tmp_path: Path) -> None:
+    # The folder exactly as nnU-Net wrote it (no kit config.json), as a participant brings it.
+    results = trained / "nnUNet_results" / "Dataset501_HECKTOR" / "nnUNetTrainer_kitSmoke__nnUNetPlans__3d_fullres"
+    model = tmp_path / "model"
+    model.mkdir()
+    (model / "segmentation").symlink_to(results, target_is_directory=True)
+    cases = [generate_case("CHUM-101", seed=31, size="small"), generate_case("MDA-102", seed=32, size="small")]
+    root = tmp_path / "gc"
+    write_grand_challenge_layout(cases, root)
+    for case_dir in sorted((root / "inputs").iterdir()):
+        out = root / "outputs" / case_dir.name
+        argv = [sys.executable, "-m", "algorithm", "run", "--input", str(case_dir), "--output", str(out),
+                "--tasks", "1", "--device", "cpu", "--model-dir", str(model)]  # fmt: skip
+        done = subprocess.run(argv, cwd=REPO, capture_output=True, text=True, timeout=600)
+        assert done.returncode == 0, done.stderr[-3000:]
+        assert "backend nnU-Net v2" in done.stderr and "patch [32, 32, 32]" in done.stderr
+        assert "folds ['0']" in done.stderr
+    metrics_path = tmp_path / "metrics.json"
+    argv = ["score-folder", "--predictions", str(root / "outputs"), "--data", str(root / "ground_truth"), "--task", "1"]
+    assert evaluation_main([*argv, "--output", str(metrics_path), "--bootstrap", "0"]) == 0
+    aggregates = json.loads(metrics_path.read_text())["aggregates"]
+    assert aggregates["task1_n_cases"] == 2 and aggregates.get("task1_n_missing_predictions", 0) == 0
+
+
+def _flipped_x(image: sitk.Image) -> sitk.Image:
+    """The same physical image with its x index reversed (direction -x, origin at the old last column)."""
+    arr = sitk.GetArrayFromImage(image)[:, :, ::-1]
+    out = sitk.GetImageFromArray(np.ascontiguousarray(arr))
+    out.SetSpacing(image.GetSpacing())
+    out.SetOrigin(image.TransformIndexToPhysicalPoint((image.GetSize()[0] - 1, 0, 0)))
+    direction = np.asarray(image.GetDirection()).reshape(3, 3)
+    direction[:, 0] *= -1
+    out.SetDirection(direction.ravel().tolist())
+    return out
+
+
+def _resampled(image: sitk.Image, spacing: tuple[float, ...], shift_mm: tuple[float, ...], angle: float) -> sitk.Image:
+    rotation = sitk.VersorTransform((0, 0, 1), angle)
+    direction = np.asarray(rotation.GetMatrix()).reshape(3, 3) @ np.asarray(image.GetDirection()).reshape(3, 3)
+    extent = np.asarray(image.GetSize()) * np.asarray(image.GetSpacing())
+    size = [int(e / s) for e, s in zip(extent, spacing, strict=True)]
+    origin = np.asarray(image.GetOrigin()) + np.asarray(shift_mm)
+    return sitk.Resample(image, size, sitk.Transform(), sitk.sitkLinear, origin.tolist(), spacing,
+                         direction.ravel().tolist(), -1024.0, sitk.sitkInt16)  # fmt: skip
+
+
+def test_the_mask_lies_on_the_exact_ct_grid_whatever_the_grid(trained: Path) -> None:
+    segmenter = Segmenter.load(trained / "segmentation", device="cpu")
+    case = generate_case("CHUS-103", seed=33, size="small")
+    base = segmenter.segment(case.ct, case.pet)
+    variants = {
+        "flipped x": _flipped_x(case.ct),
+        "finer, shifted": _resampled(case.ct, (2.0, 2.0, 2.5), (3.3, -4.1, 7.7), 0.0),
+        "oblique 12 degrees": _resampled(case.ct, (3.0, 3.0, 3.0), (0.0, 0.0, 0.0), np.deg2rad(12.0)),
+    }
+    for name, ct in variants.items():
+        mask = segmenter.segment(ct, case.pet)
+        assert mask.GetPixelID() == sitk.sitkUInt8, name
+        assert mask.GetSize() == ct.GetSize(), name
+        assert mask.GetSpacing() == ct.GetSpacing() and mask.GetOrigin() == ct.GetOrigin(), name
+        assert mask.GetDirection() == ct.GetDirection(), name
+        assert set(np.unique(sitk.GetArrayViewFromImage(mask))) <= {0, 1, 2}, name
+    # A pure axis flip changes no voxel value: nnU-Net sees the same LPS block, so the mask is the same physically.
+    flipped = segmenter.segment(variants["flipped x"], case.pet)
+    back = sitk.Resample(flipped, case.ct, sitk.Transform(), sitk.sitkNearestNeighbor, 0, sitk.sitkUInt8)
+    np.testing.assert_array_equal(sitk.GetArrayViewFromImage(back), sitk.GetArrayViewFromImage(base))
+
+
+def test_a_missing_fold_is_a_model_error(trained: Path) -> None:
+    with pytest.raises(ModelError, match="no checkpoint for fold"):
+        Segmenter.load(trained / "segmentation", device="cpu", folds=[3])
