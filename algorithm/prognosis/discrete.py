@@ -5,9 +5,15 @@ Both map the feature vector ``z`` (p,) through an MLP to ``K`` logits, one per i
 ``c_1..c_K`` are quantiles of the training event times (:func:`time_grid`).
 
 - **DeepHit** (Lee et al., AAAI 2018, single risk): probability mass ``pmf = softmax([logits, 0])``;
-  loss = negative log-likelihood (event in its interval: ``-log pmf[j]``; censored in interval ``j``:
-  ``-log sum_{k>j} pmf[k]``) + ``alpha`` x the ranking loss ``mean exp(-(F_i(t_i) - F_k(t_i)) / sigma)``
-  over pairs with ``t_i < t_k`` and an event at ``t_i`` (F = cumulative incidence).
+  loss as pycox's ``DeepHitSingleLoss`` (the reference implementation):
+  ``alpha x NLL + (1 - alpha) x ranking``, with the negative log-likelihood (event in its interval:
+  ``-log pmf[j]``; censored in interval ``j``: ``-log sum_{k>j} pmf[k]``; mean over cases) and the ranking
+  loss ``sum_{i,k} R_ik exp(-(F_i(t_i) - F_k(t_i)) / sigma) / n^2`` (F = cumulative incidence; ``R_ik`` = 1
+  when case i had an event and its interval index is below k's, or equal with k censored; the sum over
+  all n^2 entries divided by n^2, as pycox's ``mean``); pycox's defaults ``alpha`` 0.2, ``sigma`` 0.1.
+  (Before issue 17 the kit added ``alpha`` x a ranking loss averaged over the pairs only to the full NLL,
+  which weights the ranking term about 25 times more; ``test/algorithm/test_discrete_loss.py`` checks
+  the loss against pycox's formula.)
 - **MTLR** (Yu et al., NeurIPS 2011): the same likelihood on ``pmf = softmax(reverse_cumsum([logits, 0]))``
   (the score of "event in interval j" is the sum of the interval scores from j on), with an L2 penalty.
 
@@ -46,7 +52,7 @@ class DiscreteSettings:
     epochs: int = 100
     lr: float = 5e-3
     weight_decay: float = 1e-3
-    alpha: float = 0.2  # DeepHit: weight of the ranking loss
+    alpha: float = 0.2  # DeepHit: weight of the NLL; the ranking loss gets 1 - alpha (pycox's DeepHitSingle)
     sigma: float = 0.1  # DeepHit: scale of the ranking loss
     l2: float = 1e-3  # MTLR: L2 penalty on the output layer
 
@@ -112,17 +118,23 @@ def nll_loss(pmf: torch.Tensor, idx: torch.Tensor, event: torch.Tensor) -> torch
 
 
 def rank_loss(
-    pmf: torch.Tensor, idx: torch.Tensor, event: torch.Tensor, time: torch.Tensor, sigma: float
+    pmf: torch.Tensor, idx: torch.Tensor, event: torch.Tensor, time: torch.Tensor | None, sigma: float
 ) -> torch.Tensor:
-    """DeepHit's ranking loss: pairs (i, k) with t_i < t_k and an event at t_i; F = cumulative incidence."""
+    """DeepHit's ranking loss as pycox's ``rank_loss_deephit_single``: sum over the comparable pairs (i, k)
+    of ``exp(-(F_i(t_i) - F_k(t_i)) / sigma)``, divided by n^2. Pairs: an event for i and interval index
+    ``idx_i < idx_k``, or ``idx_i == idx_k`` with k censored (pycox's ``pair_rank_mat``; ``time`` unused)."""
+    n = pmf.shape[0]
     cif = torch.cumsum(pmf, dim=1)
     f_at = cif[:, idx.clamp(max=pmf.shape[1] - 1)]  # (n, n): F_row(t_col)
     diag = f_at.diagonal()
-    pairs = (time[:, None] < time[None, :]) & event[:, None]
-    if not bool(pairs.any()):
-        return pmf.sum() * 0.0
+    pairs = event[:, None] & ((idx[:, None] < idx[None, :]) | ((idx[:, None] == idx[None, :]) & ~event[None, :]))
     diff = diag[:, None] - f_at.T  # F_i(t_i) - F_k(t_i)
-    return torch.exp(-diff / sigma)[pairs].mean()
+    return torch.where(pairs, torch.exp(-diff / sigma), torch.zeros_like(diff)).sum() / (n * n)
+
+
+def deephit_loss(pmf: torch.Tensor, idx: torch.Tensor, event: torch.Tensor, alpha: float, sigma: float) -> torch.Tensor:
+    """pycox's ``DeepHitSingleLoss``: ``alpha * NLL + (1 - alpha) * ranking`` (module docstring)."""
+    return alpha * nll_loss(pmf, idx, event) + (1.0 - alpha) * rank_loss(pmf, idx, event, None, sigma)
 
 
 @dataclass
@@ -213,7 +225,6 @@ def fit_discrete(
     torch.manual_seed(seed)
     net = head.build()
     x = torch.as_tensor(np.asarray(z, dtype=np.float32))
-    t = torch.as_tensor(np.asarray(time, dtype=np.float32))
     e = torch.as_tensor(np.asarray(event, dtype=bool))
     idx = torch.as_tensor(interval_index(time, grid), dtype=torch.long)
     opt = torch.optim.Adam(net.parameters(), lr=settings.lr, weight_decay=settings.weight_decay)
@@ -222,9 +233,8 @@ def fit_discrete(
         net.train()
         opt.zero_grad()
         pmf = pmf_from_logits(net(x), kind)
-        loss = nll_loss(pmf, idx, e)
-        if kind == "deephit" and settings.alpha > 0:
-            loss = loss + settings.alpha * rank_loss(pmf, idx, e, t, settings.sigma)
+        deephit = kind == "deephit"
+        loss = deephit_loss(pmf, idx, e, settings.alpha, settings.sigma) if deephit else nll_loss(pmf, idx, e)
         if kind == "mtlr" and settings.l2 > 0:
             last = [m for m in net.modules() if isinstance(m, nn.Linear)][-1]
             loss = loss + settings.l2 * last.weight.pow(2).sum()

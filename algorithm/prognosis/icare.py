@@ -1,43 +1,77 @@
 """ICARE survival model (Rebaud et al., HECKTOR 2022 winner), fitted and applied with plain arrays.
 
-Published algorithm (``icare`` 0.1.0, ``IcareSurvival`` + ``BaggedIcareSurvival``), one bag:
+This is the algorithm of the reference package ``icare`` 0.1.0 (``IcareSurvival`` bagged by
+``BaggedIcareSurvival``, what the organisers' baseline calls), re-written so that a fitted model is a
+JSON list of plain numbers (the package's estimators are only picklable, and 0.1.0 no longer runs
+with scikit-learn >= 1.8: ``check_array(force_all_finite=...)``). With the default settings and the
+same seed it draws the same bootstrap resamples as the package and gives the same risks (float32
+rounding apart); ``test/algorithm/test_icare_reference.py`` checks that against the package.
 
-1. draw a bootstrap resample of the training cases and a hyper-parameter set (rho, cmin, max_features);
-2. keep a random fraction ``max_features`` of the features;
-3. visit them in random order and drop each feature whose absolute Pearson correlation with a feature
-   already kept exceeds ``rho`` (the package drops a feature correlated with any earlier one, kept or
-   not; the greedy variant here keeps more features and is otherwise the same);
-4. for each remaining feature, Harrell's C of the feature used as a risk: sign = +1 when C > 0.5, else
-   -1; the feature is kept when max(C, 1 - C) >= ``cmin`` (only Harrell's C is used as sign criterion:
-   the package's default also requires agreement with Uno's C and a time-dependent AUC);
+One bag (``IcareSurvival``):
+
+1. draw a bootstrap resample of the training cases (and, when a setting lists several values, one
+   value of each: rho, cmin, max_features);
+2. keep a random fraction ``max_features`` of the features (default 1: all);
+3. shuffle them and, when ``rho`` < 1, drop each feature whose absolute Pearson correlation (pairwise
+   complete rows) with *any earlier* feature of that order exceeds ``rho`` (the package's rule);
+4. score each remaining feature used as a risk with every method of ``sign_method`` (default, as the
+   package: ``tAUC,harrell,uno``: the mean time-dependent cumulative/dynamic AUC at the 10th-81st
+   percentiles of the times, Harrell's C, Uno's C truncated at the last event time, as scikit-survival
+   computes them (:mod:`.icare_scores`), on the rows where the feature is known). A method's sign is -1 when its score
+   is below 0.5, else +1. The feature is kept only when every method gives the same sign and, when
+   ``cmin`` > 0, the mean of max(score, 1 - score) over the methods is >= ``cmin``;
 5. standardise the kept features with the resample's mean and std (ddof 1, as pandas), multiply by the
    sign and average over the features (NaN entries skipped: ``nanmean``);
-6. standardise that output with its mean and std on the resample.
+6. standardise that output with its mean and std (ddof 0) on the resample.
 
-The ensemble risk is the mean over bags (bags with no usable feature for a case are skipped). Higher
-risk = earlier event. Every parameter is a plain number, so a fitted model is a JSON list of bags.
+The ensemble risk is the mean over bags (bags with no kept feature, and bags that cannot score a
+case, are skipped). Higher risk = earlier event. Times in days.
+
+Deviations from the package, all in corner cases: a score that cannot be computed (no comparable
+pair; zero censoring survival at a tied last time, where scikit-survival raises) leaves that method out
+of the sign vote for that feature and bag (no method left: feature dropped), where the package would
+count a NaN as a +1 sign or stop with the exception; empty bags are left out rather than
+predicting a constant 1 (which cannot change the ranking). Several values per setting are drawn
+independently per bag (the package draws one dict from a list of dicts).
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
 
-from algorithm.tabular.cv import column_cindices
+from algorithm.prognosis.icare_scores import column_scores
+
+#: The package's sign methods (``IcareSurvival(sign_method=...)``).
+SIGN_METHODS = ("tAUC", "harrell", "uno")
+#: The package's per-bag seed range (``rng.integers(low=0, high=99999999)``).
+_SEED_HIGH = 99999999
 
 
 @dataclass
 class IcareSettings:
-    """Hyper-parameters: each bag draws one value from each tuple."""
+    """Hyper-parameters; each bag draws one value from each tuple (defaults: the package's defaults).
+
+    ``rho`` 1.0 means no correlation filter (the package's ``rho=None``); ``cmin`` 0.0 means no score
+    threshold (``cmin=None``). ``sign_method``: comma-separated subset of :data:`SIGN_METHODS`.
+    """
 
     n_bags: int = 100
-    rho: tuple[float, ...] = (0.7, 0.8, 0.9, 0.95)
-    cmin: tuple[float, ...] = (0.5, 0.52, 0.54, 0.56)
-    max_features: tuple[float, ...] = (0.5, 0.75, 1.0)
+    rho: tuple[float, ...] = (1.0,)
+    cmin: tuple[float, ...] = (0.0,)
+    max_features: tuple[float, ...] = (1.0,)
+    sign_method: str = "tAUC,harrell,uno"
+
+    def __post_init__(self) -> None:
+        methods = self.methods()
+        if not methods or any(m not in SIGN_METHODS for m in methods):
+            raise ValueError(f"sign_method {self.sign_method!r}: expected a comma-separated subset of {SIGN_METHODS}")
+
+    def methods(self) -> list[str]:
+        return [m.strip() for m in self.sign_method.split(",") if m.strip()]
 
     def to_dict(self) -> dict[str, Any]:
         return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
@@ -87,26 +121,26 @@ class IcareBag:
 
 
 def drop_correlated(x: np.ndarray, order: Sequence[int], rho: float) -> list[int]:
-    """Greedy: walk ``order`` and keep a column unless its |Pearson r| with a kept column exceeds ``rho``.
+    """The package's filter: walk ``order`` and drop a column whose |Pearson r| with any earlier column of
+    ``order`` (dropped or not) exceeds ``rho``; correlations over the rows where both are finite (pandas
+    ``DataFrame.corr``), an undefined correlation never drops."""
+    order = [int(j) for j in order]
+    if len(order) < 2:
+        return order
+    import pandas as pd
 
-    Correlations use the rows where both columns are finite; an undefined correlation counts as 0.
-    """
-    kept: list[int] = []
-    for j in order:
-        ok = True
-        for k in kept:
-            both = np.isfinite(x[:, j]) & np.isfinite(x[:, k])
-            if both.sum() < 3:
-                continue
-            a, b = x[both, j], x[both, k]
-            if a.std() == 0 or b.std() == 0:
-                continue
-            if abs(float(np.corrcoef(a, b)[0, 1])) > rho:
-                ok = False
-                break
-        if ok:
-            kept.append(int(j))
-    return kept
+    with np.errstate(all="ignore"):
+        r = pd.DataFrame(x[:, order]).corr(method="pearson").abs().to_numpy()
+    upper = np.triu(np.nan_to_num(r, nan=0.0), k=1)
+    return [j for k, j in enumerate(order) if not (upper[:, k] > rho).any()]
+
+
+def feature_scores(x: np.ndarray, time: np.ndarray, event: np.ndarray, methods: Sequence[str]) -> np.ndarray:
+    """Scores (p, len(methods)) of each column of ``x`` used as a risk, per sign method (NaN: not computable).
+
+    Computed as the package does: times in float32, each column on the rows where it is finite."""
+    time32 = np.asarray(time, dtype=np.float32).astype(np.float64)
+    return column_scores(time32, np.asarray(event, dtype=bool), x, list(methods))
 
 
 def fit_bag(
@@ -117,55 +151,72 @@ def fit_bag(
     cmin: float,
     max_features: float,
     rng: np.random.Generator,
+    methods: Sequence[str] = SIGN_METHODS,
 ) -> IcareBag:
-    """Fit one ICARE model on the rows given (already resampled), following the module's steps 2-6."""
+    """Fit one ICARE model on the rows given (already resampled), following the module's steps 2-6.
+
+    ``rng`` is the bag's own generator (the package seeds it with the bag's seed, as the resample)."""
     p = x.shape[1]
-    n_keep = max(1, int(max_features * p))
-    candidates = rng.choice(p, n_keep, replace=False)
+    candidates = np.arange(p)
+    if max_features < 1:
+        candidates = rng.choice(candidates, max(1, int(max_features * p)), replace=False)
     rng.shuffle(candidates)
     kept = drop_correlated(x, candidates, rho) if rho < 1 else [int(j) for j in candidates]
-    cidx = column_cindices(time, event, x[:, kept]) if kept else np.zeros(0)
+    x32 = x.astype(np.float32).astype(np.float64)  # the package scores float32 features
+    scores = feature_scores(x32[:, kept], time, event, methods) if kept else np.zeros((0, len(methods)))
     features, signs = [], []
-    for j, c in zip(kept, cidx, strict=True):
-        if not math.isfinite(c) or c == 0.5:
+    for j, s in zip(kept, scores, strict=True):
+        s = s[np.isfinite(s)]  # a method that cannot score this resample is left out (the package would stop)
+        if s.size == 0:
             continue
-        if max(c, 1.0 - c) >= cmin:
-            features.append(j)
-            signs.append(1.0 if c > 0.5 else -1.0)
+        sign = np.where(s < 0.5, -1.0, 1.0)
+        if len(np.unique(sign)) != 1:
+            continue
+        if cmin > 0 and float(np.mean(np.maximum(s, 1.0 - s))) < cmin:
+            continue
+        features.append(j)
+        signs.append(float(sign[0]))
     mean, std = [], []
     for j in features:
         col = x[:, j][np.isfinite(x[:, j])]
         mean.append(float(col.mean()))
         s = float(col.std(ddof=1)) if col.size > 1 else 0.0
-        std.append(s if s > 1e-12 else 1e-6)
-    bag = IcareBag(features, signs, mean, std, settings={"rho": rho, "cmin": cmin, "max_features": max_features})
+        std.append(s if s > 0 else 1e-6)
+    settings = {"rho": rho, "cmin": cmin, "max_features": max_features}
+    bag = IcareBag(features, signs, mean, std, settings=settings)
     raw = bag.raw(x)
     raw = raw[np.isfinite(raw)]
     if raw.size:
         bag.out_mean = float(raw.mean())
-        bag.out_std = float(raw.std()) if raw.std() > 1e-12 else 1e-6
+        bag.out_std = float(raw.std()) if raw.std() > 0 else 1e-6
     return bag
+
+
+def _draw(rng: np.random.Generator, values: Sequence[float]) -> float:
+    """One value of a setting; a single value draws nothing (so default runs follow the package's RNG)."""
+    return float(values[0]) if len(values) == 1 else float(rng.choice(values))
 
 
 def fit_icare(
     x: np.ndarray, time: np.ndarray, event: np.ndarray, settings: IcareSettings | None = None, seed: int = 0
 ) -> list[IcareBag]:
-    """Fit the bagged ICARE ensemble on ``x`` (n, p; NaN allowed), ``time`` (days) and ``event`` (bool)."""
+    """Fit the bagged ICARE ensemble on ``x`` (n, p; NaN allowed), ``time`` (days) and ``event`` (bool).
+
+    Seeding as ``BaggedIcareSurvival(random_state=seed)``: a generator from ``seed`` draws each bag's
+    seed; the bag's resample and its feature draws come from a generator of that seed."""
     settings = settings or IcareSettings()
+    methods = settings.methods()
     rng = np.random.default_rng(seed)
+    x = np.asarray(x, dtype=np.float64)
+    time, event = np.asarray(time), np.asarray(event, dtype=bool)
     n = x.shape[0]
     bags = []
     for _ in range(settings.n_bags):
-        idx = rng.integers(0, n, n)
-        bag = fit_bag(
-            x[idx],
-            np.asarray(time)[idx],
-            np.asarray(event)[idx],
-            rho=float(rng.choice(settings.rho)),
-            cmin=float(rng.choice(settings.cmin)),
-            max_features=float(rng.choice(settings.max_features)),
-            rng=rng,
-        )
+        bag_seed = int(rng.integers(low=0, high=_SEED_HIGH, size=1)[0])
+        rho, cmin, max_features = (_draw(rng, v) for v in (settings.rho, settings.cmin, settings.max_features))
+        idx = np.random.default_rng(bag_seed).choice(np.arange(n), n, replace=True)
+        bag_rng = np.random.default_rng(bag_seed)
+        bag = fit_bag(x[idx], time[idx], event[idx], rho, cmin, max_features, bag_rng, methods)
         if bag.features:
             bags.append(bag)
     return bags

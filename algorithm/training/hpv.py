@@ -204,15 +204,29 @@ def cross_validate(
     prob = np.full(len(y), np.nan)
     dec = np.zeros(len(y), dtype=bool)
     fold_of = np.zeros(len(y), dtype=int)
+    thresholds = []
     for k, (tr, te) in enumerate(splits, 1):
         log.info("CV fold %d of %d: training on %d cases, testing on %d", k, len(splits), len(tr), len(te))
         groups_tr = [data.groups[i] for i in tr]
         model = fit_hpv_model(data.x[tr], data.names, y[tr], groups_tr, folds=folds, calibration=calibration, seed=seed)
         dec[te], prob[te] = model.predict_table(data.x[te], data.names)
         fold_of[te] = k
+        thresholds.append(float(model.main.threshold))
     summary: dict[str, Any] = {"scheme": how, **score_calls(y, dec, prob, n_boot, seed)}
+    summary.update(threshold_stability(thresholds))
     summary["bootstrap"] = {"resamples": n_boot, "method": "percentile", "seed": seed}
     return summary, dec, prob, fold_of
+
+
+def threshold_stability(thresholds: list[float]) -> dict[str, Any]:
+    """Each outer fold's own balanced-accuracy threshold (chosen by its inner CV) and their spread."""
+    t = np.asarray(thresholds, dtype=np.float64)
+    return {
+        "threshold_per_fold": [round(float(v), 4) for v in t],
+        "threshold_fold_mean": round(float(t.mean()), 4) if t.size else None,
+        "threshold_fold_sd": round(float(t.std(ddof=1)), 4) if t.size > 1 else None,
+        "threshold_fold_range": [round(float(t.min()), 4), round(float(t.max()), 4)] if t.size else None,
+    }
 
 
 def run(args: argparse.Namespace) -> int:
@@ -269,6 +283,13 @@ def train(opts: HpvOptions) -> int:
         f"{_f(cv['auc_ci95'][1])}), sensitivity {_f(cv['sensitivity'])}, specificity {_f(cv['specificity'])}; "
         f"threshold {_f(model.main.threshold)}. Model written to {path} ({data.timings['total_s']:.0f} s)"
     )
+    if cv.get("threshold_fold_sd") is not None:
+        lo, hi = cv["threshold_fold_range"]
+        print(
+            f"Threshold stability: the {len(cv['threshold_per_fold'])} CV folds chose {_f(lo)}-{_f(hi)} "
+            f"(mean {_f(cv['threshold_fold_mean'])}, sd {_f(cv['threshold_fold_sd'])}); "
+            f"final {_f(model.main.threshold)}"
+        )
     print_holdout(model.training)
     HPVModel.load(out)  # the file just written must load
     return 0

@@ -36,6 +36,9 @@ def test_training_cli_writes_a_loadable_model(cohort: Path, tmp_path: Path, caps
     cv = model.training["cross_validation"]
     assert 0.0 <= cv["balanced_accuracy"] <= 1.0 and "auc_ci95" in cv
     assert model.training["threshold"] == pytest.approx(model.main.threshold, abs=1e-4)
+    per_fold = cv["threshold_per_fold"]  # stability of the CV-chosen threshold across the outer folds
+    assert len(per_fold) == 3 and all(0.0 <= t <= 1.0 for t in per_fold)
+    assert cv["threshold_fold_range"] == [min(per_fold), max(per_fold)] and "Threshold stability" in printed
     known = pd.read_csv(cohort / "HECKTOR_2025_Training_Task_3.csv")["HPV Status"].notna().sum()
     assert model.training["n_cases"] == known
     oof = pd.read_csv(out / "cv_predictions.csv")
