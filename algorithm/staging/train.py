@@ -24,20 +24,15 @@ from typing import Any
 import numpy as np
 
 from algorithm.staging.model import CONFIGS, DEFAULT_CONFIG, fit_staging_model
+from algorithm.training.cases import GROUND_TRUTH, DatasetError
 from hecktor.clinical import ClinicalRecord, parse_clinical
 from hecktor.dataset_layout import CSV_GLOB_2026, find_image, image_stem, is_blank, label_stem, stage_column
-from hecktor.errors import HecktorError
 from hecktor.imageio import IMAGE_SUFFIXES
 from hecktor.patients import centre_of
 from hecktor.progress import progress
 from hecktor.staging import normalise_stage
 
 log = logging.getLogger(__name__)
-GROUND_TRUTH = "ground-truth"
-
-
-class StagingDataError(HecktorError):
-    """The 2026 training data cannot be used (named file and reason)."""
 
 
 @dataclass
@@ -65,7 +60,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def find_table(data: Path) -> Path:
     tables = sorted(data.glob(CSV_GLOB_2026)) or sorted(data.glob(f"*/{CSV_GLOB_2026}"))
     if not tables:
-        raise StagingDataError(f"{data}: no HECKTOR_2026_*.csv (the organisers' 2026 table) here or one folder down")
+        raise DatasetError(f"{data}: no HECKTOR_2026_*.csv (the organisers' 2026 table) here or one folder down")
     return tables[0]
 
 
@@ -84,7 +79,7 @@ def load_cases(data: Path, masks: str = GROUND_TRUTH) -> tuple[list[StagingCase]
     columns = list(rows[0]) if rows else []
     t_col, n_col = stage_column(columns, "T"), stage_column(columns, "N")
     if "PatientID" not in columns or t_col is None or n_col is None:
-        raise StagingDataError(f"{table}: needs PatientID, T-stage and N-stage columns (found {', '.join(columns)})")
+        raise DatasetError(f"{table}: needs PatientID, T-stage and N-stage columns (found {', '.join(columns)})")
     cases, notes = [], []
     for row in rows:
         pid = row["PatientID"].strip()
@@ -104,7 +99,7 @@ def load_cases(data: Path, masks: str = GROUND_TRUTH) -> tuple[list[StagingCase]
         clinical = {k: v for k, v in row.items() if k not in ("PatientID", t_col, n_col) and not is_blank(v or "")}
         cases.append(StagingCase(pid, ct, mask, parse_clinical(clinical), stages[0], stages[1]))
     if not cases:
-        raise StagingDataError(f"{table}: no case with a CT and a mask")
+        raise DatasetError(f"{table}: no case with a CT and a mask")
     return cases, notes
 
 
