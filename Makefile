@@ -14,6 +14,7 @@ DEMO_OUT ?= demo_output
 help:
 	@echo "make setup            create $(VENV) and install pinned dependencies"
 	@echo "make demo             run the algorithm on ground_truth_examples, score it, print the metrics"
+	@echo "                      (EDITION=2026: on ground_truth_examples_2026, scored as a 2026 phase)"
 	@echo "make test             lint and run the test suite (container tests too, once images are built)"
 	@echo "make test-fast        lint and the tests but the container and slow (training) ones: the edit-test loop"
 	@echo "make build            build the algorithm and evaluation images ($(ALGORITHM_IMAGE), $(EVALUATION_IMAGE))"
@@ -60,8 +61,10 @@ test: lint
 test-fast: lint
 	$(PY) -m pytest -q -m "not container and not slow" --ignore=test/containers
 
+# EDITION=2026: the HECKTOR 2026 examples (ground_truth_examples_2026), scored as one 2026 phase.
 demo: $(STAMP)
-	$(PY) -m algorithm demo --examples ground_truth_examples --out $(DEMO_OUT)
+	$(PY) -m algorithm demo --edition $(EDITION) --out $(DEMO_OUT) \
+		--examples ground_truth_examples$(if $(filter 2026,$(EDITION)),_2026)
 
 clean:
 	rm -rf $(DEMO_OUT) .pytest_cache .ruff_cache

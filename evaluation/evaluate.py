@@ -33,7 +33,7 @@ from evaluation.submission import (
     read_predictions_json,
     submissions_for_task,
 )
-from hecktor.interface import PHASE_2026_TASKS, STAGING_TASK
+from hecktor.interface import PHASE_2026_TASKS, STAGING_TASK, task_name
 from hecktor.metrics.table import headline_keys
 from hecktor.progress import stage
 
@@ -105,7 +105,7 @@ def require_ground_truth(gt: GroundTruth, task: int) -> None:
     """Raise when the ground truth has nothing for ``task`` (a structural problem: wrong archive)."""
     if not gt.patients(task):
         what = {1: "labels/", 2: "RFS and Relapse values", 3: "HPV Status values", STAGING_TASK: "T or N stages"}
-        name = "the 2026 staging" if task == STAGING_TASK else f"Task {task}"
+        name = f"the {task_name(task)}" if task == STAGING_TASK else task_name(task)
         raise StructuralError(f"ground truth at {gt.root} has no {what[task]} for {name}")
 
 
@@ -147,7 +147,7 @@ def score_tasks(
     scores = []
     rfs_output = conventions.rfs_output if edition == "2026" else None
     for task, submissions in sorted(submissions_by_task.items()):
-        with stage(f"Task {task}: scoring {len(submissions)} cases", log, timings):
+        with stage(f"{task_name(task)}: scoring {len(submissions)} cases", log, timings):
             if task == 1:
                 from evaluation.task1 import run_task1
 

@@ -43,7 +43,7 @@ from hecktor.dataset_layout import is_blank, parse_binary
 from hecktor.errors import InputError
 from hecktor.geometry import Grid, grid_differences
 from hecktor.imageio import is_image_file, read_image, read_image_header, strip_image_suffix, write_image
-from hecktor.interface import PHASE_2026_TASKS, STAGING_TASK
+from hecktor.interface import PHASE_2026_TASKS, STAGING_TASK, task_name
 
 log = logging.getLogger("evaluation")
 
@@ -299,7 +299,7 @@ def score_folder(
     for t, subs in subs_by_task.items():
         _match_patients(subs, gt.patients(t), t, all_patients, problems)  # type: ignore[arg-type]
         if not subs:
-            raise StructuralError(f"no prediction in {predictions} matches a {_task_name(t)} ground-truth patient")
+            raise StructuralError(f"no prediction in {predictions} matches a {task_name(t)} ground-truth patient")
     scores = score_tasks(
         gt, subs_by_task, conventions, workers, include_truth=True, display_root=predictions, edition=edition
     )
@@ -313,10 +313,6 @@ def score_folder(
     return metrics
 
 
-def _task_name(task: int) -> str:
-    return "2026 staging" if task == STAGING_TASK else f"Task {task}"
-
-
 def _match_patients(
     subs: dict[str, CaseSubmission], patients: list[str], task: int, all_patients: bool, problems: list[Problem]
 ) -> None:
@@ -324,7 +320,7 @@ def _match_patients(
     add the unpredicted ground-truth patients as missing predictions, else note how many were not scored."""
     wanted = set(patients)
     for pid in sorted(set(subs) - wanted):
-        why = f"prediction for a patient without {_task_name(task)} ground truth"
+        why = f"prediction for a patient without {task_name(task)} ground truth"
         problems.append(Problem("warning", "unknown_patient", why, task, pid))
         del subs[pid]
     unpredicted = sorted(wanted - set(subs))

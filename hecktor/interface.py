@@ -118,6 +118,13 @@ STAGING_TASK = 4
 #: The tasks a 2026 phase is scored as, and the output that identifies each.
 PHASE_2026_TASKS: tuple[int, ...] = (1, 2, STAGING_TASK)
 TASK_KEY_OUTPUT_2026: dict[int, Socket] = {1: SEGMENTATION_2026, 2: RFS, STAGING_TASK: T_STAGE}
+
+
+def task_name(task: int) -> str:
+    """How logs and messages name an evaluation task: ``Task 1`` .. ``Task 3``, ``2026 staging``."""
+    return "2026 staging" if task == STAGING_TASK else f"Task {task}"
+
+
 #: Outputs only a 2026 job writes: their presence makes a submission a 2026 phase.
 OUTPUTS_ONLY_2026: frozenset[Socket] = frozenset({SEGMENTATION_2026, T_STAGE, N_STAGE})
 

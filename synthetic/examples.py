@@ -1,4 +1,4 @@
-"""Rebuild the committed ``ground_truth_examples/``: ``python -m synthetic.examples [--out DIR]``.
+"""Rebuild the committed ``ground_truth_examples/``: ``python -m synthetic.examples [--out DIR] [--edition 2026]``.
 
 Five ``small`` synthetic patients in the Grand Challenge layout (see :mod:`synthetic.gc_layout`)
 plus an evaluation input tree per task built with :func:`hecktor.predictions_tree.write_predictions_tree`
@@ -43,7 +43,11 @@ from synthetic.metadata import METADATA_FILENAME
 
 log = logging.getLogger(__name__)
 
-DEFAULT_OUT = Path(__file__).resolve().parents[2] / "ground_truth_examples"
+REPO = Path(__file__).resolve().parents[1]
+DEFAULT_OUT = REPO / "ground_truth_examples"
+#: The HECKTOR 2026 examples (the same five patients as 2026 inputs: HPV status in ``ehr.json``, T/N stages in the
+#: ground truth; no predictions trees: ``make demo EDITION=2026`` writes and scores one).
+DEFAULT_OUT_2026 = REPO / "ground_truth_examples_2026"
 PREDICTIONS_DIR = "predictions"
 #: Chosen (by a search over seeds) so that the five cases hold 2 relapses and both HPV classes.
 SEED = 2029
@@ -141,12 +145,37 @@ def build_examples(out_dir: str | Path = DEFAULT_OUT) -> Path:
     return out_dir
 
 
+def build_examples_2026(out_dir: str | Path = DEFAULT_OUT_2026) -> Path:
+    """(Re)write the HECKTOR 2026 examples under ``out_dir`` (inputs, ground truth, metadata); returns ``out_dir``."""
+    out_dir = Path(out_dir)
+    for name in (INPUTS_DIR, GROUND_TRUTH_DIR):
+        shutil.rmtree(out_dir / name, ignore_errors=True)
+    (out_dir / METADATA_FILENAME).unlink(missing_ok=True)
+    cases = example_cases()
+    write_grand_challenge_layout(cases, out_dir, edition="2026")
+    log.info("2026 examples: %d cases written to %s", len(cases), out_dir)
+    return out_dir
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m synthetic.examples", description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"output folder (default {DEFAULT_OUT})")
+    parser.add_argument(
+        "--out",
+        "--output",
+        type=Path,
+        default=None,
+        help=f"output folder (default {DEFAULT_OUT.name}/, or"
+        f" {DEFAULT_OUT_2026.name}/ with --edition 2026, in the repository)",
+    )
+    parser.add_argument(
+        "--edition", choices=("2025", "2026"), default="2025", help="HECKTOR edition of the examples (default 2025)"
+    )
     args = parser.parse_args(argv)
     setup_logging()
-    build_examples(args.out)
+    if args.edition == "2026":
+        build_examples_2026(args.out or DEFAULT_OUT_2026)
+    else:
+        build_examples(args.out or DEFAULT_OUT)
     return 0
 
 

@@ -317,6 +317,22 @@ def test_committed_examples_are_up_to_date(tmp_path):
     )
 
 
+def test_committed_2026_examples_are_up_to_date(tmp_path):
+    from synthetic.examples import build_examples_2026
+
+    fresh = build_examples_2026(tmp_path / "examples")
+    committed = REPO / "ground_truth_examples_2026"
+    assert _tree_content(fresh) == _tree_content(committed), (
+        "ground_truth_examples_2026/ is stale: run `python -m synthetic.examples --edition 2026`"
+    )
+
+
+def test_examples_default_to_the_repository(tmp_path):
+    from synthetic.examples import DEFAULT_OUT, DEFAULT_OUT_2026
+
+    assert DEFAULT_OUT == REPO / "ground_truth_examples" and DEFAULT_OUT_2026 == REPO / "ground_truth_examples_2026"
+
+
 def test_examples_have_their_promised_properties():
     root = REPO / "ground_truth_examples"
     identity = (1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0)
