@@ -35,7 +35,8 @@ def _features(
     data: Path, task: int, masks: str | Path, cache: Path, only: set[str] | None = None
 ) -> tuple[list[Any], np.ndarray, list[str]]:
     """Cases, design matrix and names; features cached in ``cache`` as the trainers' ``--cache`` does."""
-    from algorithm.training.tabular_data import compute_features, design_matrix, load_cases
+    from algorithm.training.cases import load_cases
+    from algorithm.training.feature_cache import compute_features, design_matrix
 
     cases, _ = load_cases(data, task, masks)
     cases = [c for c in cases if c.ct is not None and c.pet is not None and c.label is not None]
@@ -52,7 +53,7 @@ def predict_masks(data: Path, cache: Path, threads: int, max_cases: int | None =
 
     from algorithm.models import resolve_component_dir
     from algorithm.segmentation import Segmenter
-    from algorithm.training.tabular_data import load_cases
+    from algorithm.training.cases import load_cases
     from hecktor.imageio import read_image
 
     torch.set_num_threads(threads)
@@ -75,7 +76,7 @@ def predict_masks(data: Path, cache: Path, threads: int, max_cases: int | None =
 
 
 def _oracle(data: Path) -> dict[str, Any]:
-    from algorithm.training.tabular_data import synthetic_oracle
+    from algorithm.training.cases import synthetic_oracle
 
     oracle = synthetic_oracle(data)
     if oracle is None:
@@ -86,7 +87,7 @@ def _oracle(data: Path) -> dict[str, Any]:
 def comparison_models(train: Path, cache: Path, bags: int) -> dict[str, Any]:
     """Task 2 models fitted on ``train`` (ground-truth masks): name -> PrognosisModel."""
     from algorithm.prognosis import IcareSettings, fit_prognosis_model
-    from algorithm.prognosis import model as model_module
+    from algorithm.prognosis import risk as risk_module
     from algorithm.prognosis.cox import fit_cox
 
     cases, x, names = _features(train, 2, "ground-truth", cache)  # the trainer's --cache
@@ -105,7 +106,7 @@ def comparison_models(train: Path, cache: Path, bags: int) -> dict[str, Any]:
         start = time.perf_counter()
         out[name] = fit_prognosis_model(x, names, t, e, kind, seed=0, icare_settings=settings)
         print(f"  fitted {name} on {len(e)} cases in {time.perf_counter() - start:.0f} s")
-    with mock.patch.object(model_module, "fit_cox", partial(fit_cox, select=False)):
+    with mock.patch.object(risk_module, "fit_cox", partial(fit_cox, select=False)):
         out["Cox, default ridge fit (alpha 1)"] = fit_prognosis_model(x, names, t, e, "cox", seed=0)
     return out
 

@@ -8,12 +8,30 @@ import sys
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import TypeVar
+from typing import TextIO, TypeVar
 
 T = TypeVar("T")
 
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+class _CurrentStream(logging.StreamHandler):
+    """A stream handler that writes to whatever ``sys.stdout`` / ``sys.stderr`` is at the time of the record, not
+    to the object it was when logging was set up (which a redirection, e.g. a test's capture, may have closed)."""
+
+    def __init__(self, name: str) -> None:
+        self._stream_name = name
+        super().__init__(getattr(sys, name))
+
+    @property  # type: ignore[override]
+    def stream(self) -> TextIO:
+        """The stream logging.StreamHandler writes to: the current one of that name."""
+        return getattr(sys, self._stream_name)
+
+    @stream.setter
+    def stream(self, value: TextIO) -> None:  # logging.StreamHandler.__init__ sets it: the name decides instead
+        pass
 
 
 def setup_logging(verbose: bool = False, *, split_streams: bool = False) -> None:
@@ -26,13 +44,13 @@ def setup_logging(verbose: bool = False, *, split_streams: bool = False) -> None
     formatter = logging.Formatter(LOG_FORMAT, datefmt="%H:%M:%S")
     handlers: list[logging.Handler] = []
     if split_streams:
-        low = logging.StreamHandler(sys.stdout)
+        low = _CurrentStream("stdout")
         low.addFilter(lambda record: record.levelno <= logging.INFO)
-        high = logging.StreamHandler(sys.stderr)
+        high = _CurrentStream("stderr")
         high.setLevel(logging.WARNING)
         handlers = [low, high]
     else:
-        handlers = [logging.StreamHandler(sys.stderr)]
+        handlers = [_CurrentStream("stderr")]
     for handler in handlers:
         handler.setFormatter(formatter)
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, handlers=handlers, force=True)

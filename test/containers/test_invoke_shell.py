@@ -18,9 +18,19 @@ from pathlib import Path
 import pytest
 
 from hecktor.errors import InputError
+from hecktor.progress import setup_logging
 from hecktor.serving import InvokeServer
 
 ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(autouse=True)
+def serve_logging() -> Iterator[None]:
+    """The logging the serve commands set up (INFO to stdout, warnings and errors to stderr), whatever an earlier
+    test in this process left configured."""
+    setup_logging(split_streams=True)
+    yield
+    setup_logging()
 
 
 @contextmanager
