@@ -10,11 +10,17 @@ field                       unit / encoding                          accepted sp
 ``Tobacco Consumption``     1 = yes, 0 = no                          1/0, true/false, "yes"/"no"
 ``Alcohol Consumption``     1 = yes, 0 = no                          as above
 ``Performance Status``      ECOG/WHO 0..4                            0..4, "1"
-``Treatment``               0/1 as in the organisers' CSVs           as above
+``Treatment``               1 = chemoradiotherapy, 0 = RT only       1/0, "chemoradiotherapy"/"CRT",
+                                                                         "radiotherapy only"/"RT"
 ``M-stage``                 0 = M0, 1 = M1; Mx = unknown (missing)   "M0", "M1", "Mx", 0, 1
 ``CenterID``                integer centre code                      3, "3"
 ``HPV Status``              1 = positive, 0 = negative (2026 input)  1/0, "positive"/"negative"
 ==========================  ======================================  ==========================
+
+``Treatment`` is 0/1 in the organisers' CSVs and in their 2026 sample ``ehr.json``; their data description names
+the two values "radiotherapy only or chemoradiotherapy" **[our reading: 1 = chemoradiotherapy]**. The words are
+accepted too; anything else (e.g. "surgery + radiotherapy") is missing, with a note, and the models impute the
+training set's most frequent treatment.
 
 HECKTOR 2026 gives ``HPV Status`` as an input and no M-stage: :data:`FEATURE_FIELDS_2026`. In 2025 HPV is
 the Task 3 target: it is parsed when present but never part of :data:`FEATURE_FIELDS`. ``ehr.json`` files
@@ -184,6 +190,21 @@ def _parse_performance(value: Any) -> float | None:
     return number if number is not None and number in {0.0, 1.0, 2.0, 3.0, 4.0} else None
 
 
+#: Words for the two treatments (after lower-casing and reading ``_``, ``-``, ``+``, ``/`` as spaces).
+_RT_ONLY = {"radiotherapy only", "radiotherapy", "rt only", "rt", "radiation only", "irt"}
+_CHEMO_RT = {"chemoradiotherapy", "chemoradiation", "crt", "ccrt", "chemo rt", "rt chemo", "radiochemotherapy", "rct"}
+
+
+def _parse_treatment(value: Any) -> float | None:
+    if isinstance(value, str):
+        text = re.sub(r"[\s_\-+/]+", " ", value.strip().lower()).strip()
+        if text in _RT_ONLY:
+            return 0.0
+        if text in _CHEMO_RT:
+            return 1.0
+    return _parse_binary(value)
+
+
 def _parse_m_stage(value: Any) -> float | None:
     if isinstance(value, str):
         text = value.strip().lower().replace(" ", "")
@@ -207,7 +228,7 @@ _PARSERS = {
     TOBACCO: _parse_binary,
     ALCOHOL: _parse_binary,
     PERFORMANCE: _parse_performance,
-    TREATMENT: _parse_binary,
+    TREATMENT: _parse_treatment,
     M_STAGE: _parse_m_stage,
     CENTER: _parse_center,
     HPV: _parse_binary,

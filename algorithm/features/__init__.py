@@ -4,7 +4,13 @@
 table of names and units) and ``clinical_features(record)`` (see :mod:`.clinical`).
 """
 
-from algorithm.features.clinical import CATEGORICAL_CLINICAL, CLINICAL_FEATURE_NAMES, clinical_features
+from algorithm.features.clinical import (
+    ANY_CLINICAL_FEATURE_NAMES,
+    CATEGORICAL_CLINICAL,
+    CLINICAL_FEATURE_NAMES,
+    CLINICAL_FEATURE_NAMES_2026,
+    clinical_features,
+)
 from algorithm.features.imaging import (
     DOSE_FEATURE_NAMES,
     FEATURES_VERSION,
@@ -16,8 +22,10 @@ from algorithm.features.imaging import (
 )
 
 __all__ = [
+    "ANY_CLINICAL_FEATURE_NAMES",
     "CATEGORICAL_CLINICAL",
     "CLINICAL_FEATURE_NAMES",
+    "CLINICAL_FEATURE_NAMES_2026",
     "DOSE_FEATURE_NAMES",
     "FEATURES_VERSION",
     "IMAGING_FEATURE_NAMES",

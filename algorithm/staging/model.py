@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from algorithm.features.clinical import clinical_feature_name
+from algorithm.features.clinical import CLINICAL_FEATURE_NAMES_2026, clinical_feature_name
 from algorithm.model_files import created_stamp, format_name, read_model_json, write_model_json
 from algorithm.staging.geometry import N_FEATURES, T_FEATURES
 from algorithm.tabular import Imputer, Scaler
@@ -33,7 +33,7 @@ FORMAT = format_name("staging")  # hecktor-kit/staging
 KIND = "logistic"
 FORMAT_VERSION = 1
 #: The 2026 clinical model inputs (HPV status included, no M-stage).
-CLINICAL_2026: tuple[str, ...] = tuple(clinical_feature_name(f) for f in FEATURE_FIELDS_2026)
+CLINICAL_2026: tuple[str, ...] = CLINICAL_FEATURE_NAMES_2026
 #: Named configurations: which inputs each stage model sees and the inverse regularisation strength C.
 CONFIGS: dict[str, dict[str, Any]] = {
     "geometry+clinical": {"clinical": True, "c": 1.0},

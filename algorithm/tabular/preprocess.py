@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from algorithm.features import CATEGORICAL_CLINICAL, CLINICAL_FEATURE_NAMES, clinical_features
+from algorithm.features import ANY_CLINICAL_FEATURE_NAMES, CATEGORICAL_CLINICAL, clinical_features
 from hecktor.clinical import ClinicalRecord
 
 
@@ -156,12 +156,12 @@ def take_columns(x: np.ndarray, names: Sequence[str], wanted: Sequence[str]) -> 
 
 def imaging_names(names: Sequence[str]) -> list[str]:
     """The imaging (non-clinical) names among ``names``, in order."""
-    return [n for n in names if n not in CLINICAL_FEATURE_NAMES]
+    return [n for n in names if n not in ANY_CLINICAL_FEATURE_NAMES]
 
 
 def rows_without_imaging(x: np.ndarray, names: Sequence[str]) -> np.ndarray:
     """Rows of ``x`` (columns ``names``) with no finite imaging (non-clinical) feature; none if no such column."""
-    imaging = [i for i, n in enumerate(names) if n not in CLINICAL_FEATURE_NAMES]
+    imaging = [i for i, n in enumerate(names) if n not in ANY_CLINICAL_FEATURE_NAMES]
     if not imaging:
         return np.zeros(len(x), dtype=bool)
     return ~np.isfinite(x[:, imaging]).any(axis=1)
@@ -175,6 +175,6 @@ def main_and_clinical_inputs(
     kept, dropped = usable_columns(x, names, max_missing)
     col = {n: i for i, n in enumerate(names)}
     xk = x[:, [col[n] for n in kept]] if kept else np.zeros((len(x), 0))
-    clin = [n for n in kept if n in CLINICAL_FEATURE_NAMES]
+    clin = [n for n in kept if n in ANY_CLINICAL_FEATURE_NAMES]
     xc = x[:, [col[n] for n in clin]] if clin else np.zeros((len(x), 0))
     return kept, xk, clin, xc, dropped

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from algorithm.features import CLINICAL_FEATURE_NAMES, clinical_features
+from algorithm.features import ANY_CLINICAL_FEATURE_NAMES, CLINICAL_FEATURE_NAMES, clinical_features
 from algorithm.tabular import design_row
 from hecktor.clinical import AGE, ALCOHOL, GENDER, M_STAGE, PERFORMANCE, TOBACCO, TREATMENT, read_clinical_json
 
@@ -112,6 +112,26 @@ def test_booleans_words_and_missing_words(tmp_path: Path) -> None:
     assert values[TOBACCO] == 1.0 and values[ALCOHOL] == 0.0 and values[TREATMENT] is None
 
 
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("Radiotherapy only", 0.0),
+        ("RT", 0.0),
+        ("chemoradiotherapy", 1.0),
+        ("Chemo-RT", 1.0),
+        ("CRT", 1.0),
+        ("1", 1.0),
+        (0, 0.0),
+        ("surgery + radiotherapy", None),
+    ],
+)
+def test_treatment_words_and_codes(tmp_path: Path, value: object, expected: float | None) -> None:
+    """1 = chemoradiotherapy, 0 = radiotherapy only (the organisers' two values); anything else is missing."""
+    rec = read_clinical_json(_write(tmp_path, json.dumps({"Treatment": value})))
+    assert rec.get(TREATMENT) == expected
+    assert (expected is None) == any("Treatment" in note for note in rec.notes)
+
+
 def test_out_of_range_and_nested_values(tmp_path: Path) -> None:
     values = _read(tmp_path, {"Age": 250, "Performance Status": 7, "Gender": [1], "Treatment": {"x": 1}})
     assert all(values[k] is None for k in (AGE, PERFORMANCE, GENDER, TREATMENT))
@@ -140,7 +160,8 @@ def test_byte_order_mark_and_missing_file(tmp_path: Path) -> None:
 def test_clinical_features_and_design_row(tmp_path: Path) -> None:
     rec = read_clinical_json(_write(tmp_path, json.dumps({"Age": "61", "Gender": "F", "M-stage": "Mx"})))
     feats = clinical_features(rec)
-    assert list(feats) == list(CLINICAL_FEATURE_NAMES)
+    assert list(feats) == list(ANY_CLINICAL_FEATURE_NAMES)  # 2025's inputs, then HPV status (a 2026 input)
+    assert list(feats)[: len(CLINICAL_FEATURE_NAMES)] == list(CLINICAL_FEATURE_NAMES)
     assert feats["clinical_age"] == 61.0 and feats["clinical_gender"] == 0.0 and math.isnan(feats["clinical_m_stage"])
     row = design_row(
         {"gtvp_suv_max": "7.5", "gtvn_count": None, "junk": object()},
