@@ -99,10 +99,10 @@ def implausible_volumes(label: sitk.Image) -> list[str]:
     """One note per label (1 GTVp, 2 GTVn) whose total predicted volume exceeds :data:`PLAUSIBLE_MAX_ML`."""
     array = sitk.GetArrayViewFromImage(label)
     voxel_ml = float(np.prod(label.GetSpacing())) / 1000.0
-    counts = np.bincount(np.asarray(array, dtype=np.uint8).ravel(), minlength=3)
     notes = []
     for value, name in ((1, "GTVp"), (2, "GTVn")):
-        volume = float(counts[value]) * voxel_ml
+        # count_nonzero over a boolean view: np.bincount would widen a whole-body mask to int64 (8 bytes a voxel)
+        volume = float(np.count_nonzero(array == value)) * voxel_ml
         if volume > PLAUSIBLE_MAX_ML[value]:
             notes.append(
                 f"implausible segmentation: {name} {volume:.0f} mL (plausible up to {PLAUSIBLE_MAX_ML[value]:.0f} mL);"
