@@ -12,8 +12,9 @@ stage fails, a documented fallback takes over and is logged and returned in
 
 HECKTOR 2026 (``edition="2026"``): one job writes the mask to ``images/head-neck-tumor-segmentation``,
 ``t-stage.json``, ``n-stage.json`` (:mod:`algorithm.staging`; empty mask -> the training set's most frequent
-stages) and ``rfs.json`` (``rfs_output``: ``"time"``, the default, writes a predicted RFS in days,
-:func:`rfs_time_days`; ``"risk"`` the risk itself). ``HPV Status`` is read from ``ehr.json`` as an input.
+stages) and ``rfs.json`` from the 2026 RFS model (``rfs/``: HPV status an input, no M-stage; a model folder
+without one uses its 2025 ``prognosis/``, logged). ``rfs_output``: ``"time"``, the default, writes a predicted RFS
+in days, :func:`rfs_time_days`; ``"risk"`` the risk itself. ``HPV Status`` is read from ``ehr.json`` as an input.
 Every 2026 output is written for every readable case: a failing stage falls back (logged) instead.
 
 Only unreadable or unusable input (no CT, a corrupt PET, PET and CT that do not overlap) stops a case,
@@ -128,12 +129,13 @@ class Algorithm:
             seg_dir = resolve_component_dir("segmentation", model_dir)
             self.segmenter = load_model("segmentation", seg_dir, device=device, tta=tta)
             self.prognosis = (
-                load_model("prognosis", resolve_component_dir("prognosis", model_dir)) if 2 in self.tasks else None
+                load_model("prognosis", self._prognosis_dir(model_dir, edition)) if 2 in self.tasks else None
             )
             self.hpv = load_model("hpv", resolve_component_dir("hpv", model_dir)) if 3 in self.tasks else None
             if edition == "2026":
                 self.staging = load_model("staging", resolve_component_dir("staging", model_dir))
                 log.info("staging: %s", self.staging.describe()["summary"])
+                log.info("RFS: %s", rfs_summary(self.prognosis))
         if edition == "2026":
             log.info(
                 "HECKTOR 2026: mask, T stage, N stage and rfs.json as %s (%s) ready on %s",
@@ -143,6 +145,23 @@ class Algorithm:
             )
         else:
             log.info("tasks %s ready on %s", ",".join(map(str, sorted(self.tasks))), self.segmenter.device)
+
+    @staticmethod
+    def _prognosis_dir(model_dir: str | Path | None, edition: str) -> Path:
+        """The RFS model's folder: ``prognosis/`` (2025); ``rfs/`` (2026), else ``prognosis/`` with a warning."""
+        if edition != "2026":
+            return resolve_component_dir("prognosis", model_dir)
+        folder = resolve_component_dir("rfs", model_dir)
+        if (folder / "model.json").is_file():
+            log.info("RFS model (2026): %s", folder)
+            return folder
+        fallback = resolve_component_dir("prognosis", model_dir)
+        log.warning(
+            "no 2026 RFS model at %s: rfs.json comes from the 2025 prognosis model at %s (M-stage imputed, HPV unused)",
+            folder,
+            fallback,
+        )
+        return fallback
 
     def run(self, input_dir: str | Path, output_dir: str | Path, *, checked: CheckedCase | None = None) -> CaseResult:
         """Process the case in ``input_dir`` and write every enabled task's outputs to ``output_dir``.
@@ -287,6 +306,20 @@ class Algorithm:
     def _fallback(result: CaseResult, message: str) -> None:
         log.warning("fallback: %s", message)
         result.fallbacks.append(message)
+
+
+def rfs_summary(model: object) -> str:
+    """One line naming a prognosis model: its kind, edition, inputs that matter in 2026 and training data."""
+    describe = getattr(model, "describe", None)
+    info = describe() if callable(describe) else {}
+    training = getattr(model, "training", {}) or {}
+    names = list(getattr(getattr(model, "main", None), "feature_names", []) or [])
+    clinical = [n.removeprefix("clinical_") for n in names if n.startswith("clinical_")]
+    return (
+        f"{info.get('main', {}).get('kind', type(model).__name__)} model of edition {training.get('edition', '2025')}"
+        f" trained on {training.get('data', 'unknown data')} ({training.get('n_cases', '?')} cases);"
+        f" {len(names)} inputs, clinical: {', '.join(clinical) or 'none'}"
+    )
 
 
 def empty_label_like(ct: sitk.Image) -> sitk.Image:

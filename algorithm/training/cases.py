@@ -7,6 +7,10 @@ Layout read (as distributed by the organisers; ``--data`` may be the dataset roo
     <root>/Task 2/<PID>/<PID>__CT.nii.gz, <PID>__PT.nii.gz[, <PID>__CTPlanning.nii.gz, <PID>__RTDOSE.nii.gz]
     <root>/Task 1/<PID>/<PID>.nii.gz            ground-truth label (0/1/2) on the CT grid
 
+HECKTOR 2026 (``edition="2026"``, :mod:`hecktor.dataset_layout`): ``<root>/HECKTOR_2026_Training.csv`` (clinical
+columns with ``HPV Status``, an input, T-stage, N-stage, RFS, Relapse) and ``<root>/<PID>/`` with the CT, PET and
+label; the RFS targets are read as for Task 2, the stage columns are not model inputs.
+
 The CSVs may also sit inside the task folders; a case's images are looked up in the task's own folder,
 then in the other task folders. Masks are the ground truth by default, or ``<dir>/<PID>.{nii.gz,mha}``
 (or ``<dir>/<PID>/<any one image>``) for predicted masks. Clinical columns go through
@@ -30,12 +34,14 @@ import pandas as pd
 from algorithm.training.oof_masks import resolve_masks
 from hecktor.clinical import ClinicalRecord, parse_clinical
 from hecktor.dataset_layout import (
+    CSV_GLOB_2026,
     IMAGE_TAGS,
     csv_name,
     find_image,
     image_stem,
     label_stem,
     parse_binary,
+    stage_column,
     task_dir,
     task_of_dir_name,
 )
@@ -97,6 +103,15 @@ def find_task_csv(data: Path, task: int) -> Path:
         if re.search(rf"task[ _-]?{task}(?!\d)", path.name.lower()):
             return path
     raise DatasetError(f"{root}: no {csv_name(task)} found")
+
+
+def find_table_2026(data: Path) -> Path:
+    """The organisers' 2026 table (``HECKTOR_2026_*.csv``) in ``data`` or one folder down."""
+    data = Path(data)
+    tables = sorted(data.glob(CSV_GLOB_2026)) or sorted(data.glob(f"*/{CSV_GLOB_2026}"))
+    if not tables:
+        raise DatasetError(f"{data}: no HECKTOR_2026_*.csv (the organisers' 2026 table) here or one folder down")
+    return tables[0]
 
 
 def _column(df: pd.DataFrame, *names: str) -> str | None:
@@ -168,18 +183,27 @@ def _mask_path(pid: str, root: Path, masks: str | Path, case_dirs: Sequence[Path
     return path
 
 
-def load_cases(data: Path, task: int, masks: str | Path = GROUND_TRUTH) -> tuple[list[TrainingCase], list[str]]:
-    """The cases of ``task`` (2 or 3) with targets, clinical records and image paths; plus notes."""
+def load_cases(
+    data: Path, task: int, masks: str | Path = GROUND_TRUTH, edition: str = "2025"
+) -> tuple[list[TrainingCase], list[str]]:
+    """The cases of ``task`` (2 or 3; 2026: 2, the RFS) with targets, clinical records and image paths; plus notes."""
+    if edition == "2026" and task != 2:
+        raise DatasetError(f"{data}: the 2026 layout has no Task {task} (HPV status is an input there)")
     root = dataset_root(data)
     masks = resolve_masks(masks)  # --masks oof[:RUN]: the out-of-fold masks of train segmentation
     if str(masks) != GROUND_TRUTH and not Path(masks).is_dir():
         raise DatasetError(f"{masks}: folder of predicted masks is missing")
-    csv = find_task_csv(data, task)
+    csv = find_table_2026(root) if edition == "2026" else find_task_csv(data, task)
     table, notes = read_task_table(csv, task)
     log.info("read %s: %d cases with a target", csv, len(table))
-    task_dirs = [task_dir(root, task), *(task_dir(root, t) for t in (2, 1, 3) if t != task), Path(data), root]
     target_cols = ["rfs_days", "relapse"] if task == 2 else ["hpv"]
-    skip_cols = {"PatientID", *target_cols, "RFS", "Relapse", "HPV Status"}
+    skip_cols = {"PatientID", *target_cols, "RFS", "Relapse"}
+    if edition == "2026":  # one folder per case; HPV Status stays in the record (an input), the stages do not
+        task_dirs = [csv.parent, root]
+        skip_cols |= {c for c in (stage_column(list(table.columns), k) for k in "TN") if c is not None}
+    else:
+        task_dirs = [task_dir(root, task), *(task_dir(root, t) for t in (2, 1, 3) if t != task), Path(data), root]
+        skip_cols.add("HPV Status")
     cases = []
     for row in table.to_dict(orient="records"):
         pid = str(row["PatientID"])

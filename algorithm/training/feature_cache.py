@@ -127,13 +127,15 @@ def _write_cache(path: Path, cached: dict[tuple[str, str], dict[str, float]]) ->
     tmp.replace(path)
 
 
-def design_matrix(cases: Sequence[TrainingCase], features: pd.DataFrame) -> tuple[np.ndarray, list[str]]:
-    """Rows (one per case) over imaging + clinical feature names, NaN where missing.
+def design_matrix(
+    cases: Sequence[TrainingCase], features: pd.DataFrame, clinical: Sequence[str] = CLINICAL_FEATURE_NAMES
+) -> tuple[np.ndarray, list[str]]:
+    """Rows (one per case) over imaging + ``clinical`` feature names (2025's by default), NaN where missing.
 
     The imaging part is :data:`~algorithm.features.MODEL_IMAGING_FEATURE_NAMES`: features in SUV,
     which move with a centre's PET calibration, are left out in favour of their ratio counterparts.
     """
-    names = [*MODEL_IMAGING_FEATURE_NAMES, *CLINICAL_FEATURE_NAMES]
+    names = [*MODEL_IMAGING_FEATURE_NAMES, *clinical]
     x = np.full((len(cases), len(names)), np.nan)
     for i, case in enumerate(cases):
         merged: dict[str, float] = {}

@@ -1,4 +1,4 @@
-"""The command line shared by ``train prognosis`` and ``train hpv``, read once into typed options.
+"""The command line shared by ``train prognosis``, ``train hpv`` and ``train staging``, read once into typed options.
 
 :func:`add_trainer_parser` adds the data options, the trainer adds its own, :func:`finish_trainer_parser`
 adds ``--config`` (:mod:`algorithm.training.recipes`) and ``--holdout``; the trainer then reads the parsed
@@ -33,6 +33,8 @@ class DataOptions:
         holdout: held-out dataset (same layout) scored at the end, or ``None``.
         holdout_masks: masks of the held-out cases.
         config: the recipe applied (``--config``), for the training record.
+        edition: the dataset's layout, ``"2025"`` (task folders, three tables) or ``"2026"`` (one folder per
+            case and ``HECKTOR_2026_Training.csv``; HPV status an input, no M-stage).
     """
 
     data: Path
@@ -46,6 +48,7 @@ class DataOptions:
     holdout: Path | None = None
     holdout_masks: str | Path = GROUND_TRUTH
     config: str | None = None
+    edition: str = "2025"
 
     @property
     def cache_dir(self) -> Path:
@@ -59,30 +62,33 @@ class DataOptions:
             data=Path(args.data),
             out=Path(args.out),
             masks=args.masks,
-            cache=args.cache,
+            cache=getattr(args, "cache", None),
             folds=int(args.folds),
             seed=int(args.seed),
-            bootstrap=int(args.bootstrap),
+            bootstrap=int(getattr(args, "bootstrap", 1000)),
             max_cases=args.max_cases,
             holdout=getattr(args, "holdout", None),
             holdout_masks=getattr(args, "holdout_masks", GROUND_TRUTH),
             config=getattr(args, "config", None),
+            edition=getattr(args, "edition", None) or "2025",
         )
 
 
-def add_data_arguments(parser: argparse.ArgumentParser) -> None:
-    """Options common to ``train prognosis`` and ``train hpv`` (the fields of :class:`DataOptions`)."""
-    parser.add_argument("--data", type=Path, required=True, help="organisers' dataset root or a 'Task N' folder")
+def add_data_arguments(parser: argparse.ArgumentParser, tabular: bool = True) -> None:
+    """Options common to the trainers (the fields of :class:`DataOptions`); ``tabular=False`` (``train staging``,
+    which caches no features and gives no bootstrap CIs) leaves out ``--cache`` and ``--bootstrap``."""
+    parser.add_argument("--data", type=Path, required=True, help="organisers' dataset root (2025: or a Task folder)")
     parser.add_argument(
         "--out", "--output", type=Path, required=True, help="output folder (model.json is written there)"
     )
     parser.add_argument(
         "--masks",
         default=GROUND_TRUTH,
-        help="'ground-truth' (Task 1 labels, default), a folder of predicted labels <PID>.nii.gz/.mha, or"
+        help="'ground-truth' (the organisers' labels, default), a folder of predicted labels <PID>.nii.gz/.mha, or"
         " 'oof[:RUN]': the out-of-fold masks of `train segmentation --out RUN` (default RUN models/segmentation)",
     )
-    parser.add_argument("--cache", type=Path, default=None, help="feature cache folder (default: OUT/cache)")
+    if tabular:
+        parser.add_argument("--cache", type=Path, default=None, help="feature cache folder (default: OUT/cache)")
     parser.add_argument(
         "--n-folds",
         "--folds",
@@ -93,8 +99,38 @@ def add_data_arguments(parser: argparse.ArgumentParser) -> None:
         help="number of cross-validation folds, grouped by centre (default 5; --folds N: the old spelling)",
     )
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    parser.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples for the 95%% CIs")
+    if tabular:
+        parser.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples for the 95%% CIs")
     parser.add_argument("--max-cases", type=int, default=None, help="use only the first N cases (smoke runs)")
+
+
+def add_edition_argument(parser: argparse.ArgumentParser, what: str) -> None:
+    """``--edition 2025|2026``: the layout of ``--data`` and ``--holdout`` (default ``$HECKTOR_EDITION``, else 2025)."""
+    from hecktor.interface import EDITIONS
+
+    parser.add_argument(
+        "--edition",
+        choices=EDITIONS,
+        default=None,
+        help=f"dataset layout and model inputs: 2025 (task folders) or 2026 ({what}) (env HECKTOR_EDITION; default"
+        " 2025)",
+    )
+
+
+def read_edition(args: argparse.Namespace) -> argparse.Namespace:
+    """``args`` with ``edition`` resolved (the flag, else ``$HECKTOR_EDITION``, else 2025).
+
+    Raises:
+        UsageError: ``$HECKTOR_EDITION`` holds another value.
+    """
+    from hecktor import interface
+    from hecktor.errors import UsageError
+
+    try:
+        args.edition = interface.edition(getattr(args, "edition", None))
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    return args
 
 
 def add_holdout_arguments(parser: argparse.ArgumentParser) -> None:
@@ -105,10 +141,12 @@ def add_holdout_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def add_trainer_parser(subparsers: Any, name: str, help_text: str, doc: str) -> argparse.ArgumentParser:
+def add_trainer_parser(
+    subparsers: Any, name: str, help_text: str, doc: str, tabular: bool = True
+) -> argparse.ArgumentParser:
     """The ``train NAME`` sub-parser with the common data options (the trainer adds its own next)."""
     parser = subparsers.add_parser(name, help=help_text, description=doc.split("\n\n")[0])
-    add_data_arguments(parser)
+    add_data_arguments(parser, tabular)
     return parser
 
 

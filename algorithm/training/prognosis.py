@@ -1,8 +1,13 @@
 """``python -m algorithm train prognosis``: Task 2 risk model with centre-grouped cross-validation.
 
-    python -m algorithm train prognosis --data DATASET --out DIR [--model icare|cox|deephit|mtlr]
+    python -m algorithm train prognosis --data DATASET --out DIR [--edition 2025|2026] [--model icare|cox|deephit|mtlr]
         [--features clinical|clinical+imaging|clinical+imaging+dose] [--config NAME]
         [--masks ground-truth|MASK_DIR] [--cache DIR] [--folds 5] [--seed 0] [--bags 100] [--epochs N]
+
+``--edition 2026`` reads the 2026 layout (``DATASET/<PID>/``, ``HECKTOR_2026_Training.csv``) and fits the 2026
+RFS model: its clinical inputs are those of a 2026 ``ehr.json`` (HPV status in, no M-stage; T/N stages are
+targets, not inputs), its imaging features come from the masks as for Task 2; the pipeline's 2026 edition loads
+it from the model folder's ``rfs/`` (:mod:`algorithm.models`).
 
 ``--features`` restricts the model inputs as in the dataset paper's ablation (default: every feature,
 which is ``clinical+imaging+dose``); ``--config`` applies a named configuration
@@ -26,10 +31,17 @@ from typing import Any
 
 import numpy as np
 
-from algorithm.features import CLINICAL_FEATURE_NAMES, DOSE_FEATURE_NAMES
+from algorithm.features import ANY_CLINICAL_FEATURE_NAMES, DOSE_FEATURE_NAMES
 from algorithm.prognosis import MODEL_KINDS, IcareSettings, PrognosisModel, fit_prognosis_model
 from algorithm.tabular.cv import make_folds, report_bootstrap, report_cindex
-from algorithm.training.options import DataOptions, add_trainer_parser, finish_trainer_parser, trainer_main
+from algorithm.training.options import (
+    DataOptions,
+    add_edition_argument,
+    add_trainer_parser,
+    finish_trainer_parser,
+    read_edition,
+    trainer_main,
+)
 from algorithm.training.recipes import apply_recipe
 from algorithm.training.records import (
     add_oracle,
@@ -48,6 +60,7 @@ log = logging.getLogger(__name__)
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``prognosis`` sub-command."""
     parser = add_trainer_parser(subparsers, "prognosis", "train the Task 2 (RFS risk) model", __doc__)
+    add_edition_argument(parser, "one folder per case, the 2026 RFS model with HPV status as an input")
     parser.add_argument("--model", choices=MODEL_KINDS, default="icare", help="risk model (default icare)")
     parser.add_argument(
         "--features", choices=FEATURE_SETS, default=None, help="model inputs (default: all = clinical+imaging+dose)"
@@ -68,7 +81,7 @@ def select_features(data: TrainingSet, feature_set: str | None) -> TrainingSet:
     if feature_set not in FEATURE_SETS:
         raise ValueError(f"unknown feature set {feature_set!r}; expected one of {FEATURE_SETS}")
     if feature_set == "clinical":
-        keep = [n for n in data.names if n in CLINICAL_FEATURE_NAMES]
+        keep = [n for n in data.names if n in ANY_CLINICAL_FEATURE_NAMES]
     elif feature_set == "clinical+imaging":
         keep = [n for n in data.names if n not in DOSE_FEATURE_NAMES]
     else:
@@ -148,7 +161,7 @@ class PrognosisOptions:
 
 def run(args: argparse.Namespace) -> int:
     """The ``train prognosis`` command: the recipe applied (explicit flags win), then :func:`train`."""
-    return train(PrognosisOptions.from_args(apply_recipe(args, 2, DEFAULTS)))
+    return train(PrognosisOptions.from_args(apply_recipe(read_edition(args), 2, DEFAULTS)))
 
 
 def train(opts: PrognosisOptions) -> int:
@@ -163,7 +176,8 @@ def train(opts: PrognosisOptions) -> int:
         discrete = DiscreteSettings() if opts.epochs is None else DiscreteSettings(epochs=opts.epochs)
     time_days = np.array([c.targets["rfs_days"] for c in data.cases])
     event = np.array([c.targets["relapse"] for c in data.cases]).astype(bool)
-    log.info("Task 2: %d cases, %d events, %d centres", len(event), int(event.sum()), len(set(data.groups)))
+    what = task_name(opts.common.edition)
+    log.info("%s: %d cases, %d events, %d centres", what, len(event), int(event.sum()), len(set(data.groups)))
 
     t0 = time.perf_counter()
     cv, oof, fold_of = cross_validate(
@@ -185,6 +199,7 @@ def train(opts: PrognosisOptions) -> int:
     data.timings["total_s"] = time.perf_counter() - start
     model.training = {
         "task": 2,
+        "edition": opts.common.edition,
         "model": opts.model,
         "features": opts.features or "all",
         "config": opts.common.config,
@@ -202,7 +217,7 @@ def train(opts: PrognosisOptions) -> int:
     write_cv_predictions(out, data, fold_of, {"risk": oof})
     lo, hi = cv["c_index_ci95"]
     print(
-        f"Task 2 {opts.model}: {len(event)} cases, {int(event.sum())} events; {cv['scheme']}: "
+        f"{what} {opts.model}: {len(event)} cases, {int(event.sum())} events; {cv['scheme']}: "
         f"C-index {_f(cv['c_index'])} (95% CI {_f(lo)}-{_f(hi)}; fold mean {_f(cv['c_index_fold_mean'])}). "
         f"Model written to {path} ({data.timings['total_s']:.0f} s)"
     )
@@ -217,6 +232,11 @@ def train(opts: PrognosisOptions) -> int:
         )
     PrognosisModel.load(out)  # the file just written must load
     return 0
+
+
+def task_name(edition: str) -> str:
+    """What the logs call the model: ``Task 2`` (2025) or ``2026 RFS``."""
+    return "2026 RFS" if edition == "2026" else "Task 2"
 
 
 def pooled_vs_fold_mean(pooled: float | None, fold_mean: float | None, gap: float = 0.05) -> str:

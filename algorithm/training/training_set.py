@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from algorithm.features import CLINICAL_FEATURE_NAMES, CLINICAL_FEATURE_NAMES_2026
 from algorithm.training.cases import DatasetError, TrainingCase, load_cases, synthetic_oracle
 from algorithm.training.feature_cache import compute_features, design_matrix
 from algorithm.training.options import DataOptions
@@ -33,6 +34,11 @@ def usable_cases(cases: list[TrainingCase]) -> list[TrainingCase]:
     return [c for c in cases if c.ct is not None and c.pet is not None and c.label is not None]
 
 
+def clinical_names(edition: str) -> tuple[str, ...]:
+    """The clinical model inputs of an edition: 2026 has HPV status and no M-stage."""
+    return CLINICAL_FEATURE_NAMES_2026 if edition == "2026" else CLINICAL_FEATURE_NAMES
+
+
 def prepare_training_set(options: DataOptions, task: int) -> TrainingSet:
     """Load cases, compute (cached) features and build the design matrix; cases without images are dropped.
 
@@ -41,7 +47,7 @@ def prepare_training_set(options: DataOptions, task: int) -> TrainingSet:
     """
     timings: dict[str, float] = {}
     start = time.perf_counter()
-    cases, notes = load_cases(options.data, task, options.masks)
+    cases, notes = load_cases(options.data, task, options.masks, options.edition)
     if options.max_cases:
         cases = cases[: options.max_cases]
     usable = usable_cases(cases)
@@ -53,7 +59,7 @@ def prepare_training_set(options: DataOptions, task: int) -> TrainingSet:
     start = time.perf_counter()
     features = compute_features(usable, options.cache_dir)
     timings["features_s"] = time.perf_counter() - start
-    x, names = design_matrix(usable, features)
+    x, names = design_matrix(usable, features, clinical_names(options.edition))
     for note in notes:
         log.info("note: %s", note)
     return TrainingSet(usable, x, names, [c.centre for c in usable], notes, timings)
@@ -65,10 +71,10 @@ def load_holdout(
     """Held-out cases with features (cached in ``<cache>/holdout``), design matrix and synthetic oracle if any."""
     if options.holdout is None:
         raise ValueError("no --holdout given")
-    cases, notes = load_cases(options.holdout, task, options.holdout_masks)
+    cases, notes = load_cases(options.holdout, task, options.holdout_masks, options.edition)
     cases = usable_cases(cases)
     for note in notes:
         log.info("held-out note: %s", note)
     features = compute_features(cases, options.cache_dir / "holdout")
-    x, names = design_matrix(cases, features)
+    x, names = design_matrix(cases, features, clinical_names(options.edition))
     return cases, x, names, synthetic_oracle(options.holdout)

@@ -63,6 +63,7 @@ def test_cli_run_2026_writes_four_outputs_and_is_scored(gc2026, tmp_path):
         )  # fmt: skip
         assert proc.returncode == 0, proc.stderr[-2000:]
         assert "rfs.json" in proc.stderr and "HPV Status (input" in proc.stderr
+        assert "RFS model (2026)" in proc.stderr and "model of edition 2026" in proc.stderr  # the log names it
         check_2026_outputs(case_dir, out)
         jobs.append(JobSpec(case_dir.name, out, f"{case_dir.name}__CT.nii.gz", f"{case_dir.name}__PT.nii.gz"))
     write_predictions_tree(tmp_path / "eval" / "input", jobs, edition="2026")
@@ -117,3 +118,28 @@ def test_bad_edition_and_rfs_output_are_usage_errors(gc2026, tmp_path):
         assert proc.returncode == 2
         last = proc.stderr.strip().splitlines()[-1]
         assert "2024" in last or "HECKTOR_RFS_OUTPUT" in last
+
+
+def test_2026_uses_the_2026_rfs_model_and_2025_keeps_its_own(algorithm2026):
+    from algorithm.models import BUNDLED_MODEL_DIR
+    from algorithm.prognosis import PrognosisModel
+    from hecktor.clinical import parse_clinical
+
+    rfs = algorithm2026.prognosis
+    assert rfs.training["edition"] == "2026"
+    assert "clinical_hpv_status" in rfs.main.feature_names and "clinical_m_stage" not in rfs.main.feature_names
+    record = {"Age": 60, "Gender": 1, "Tobacco Consumption": 1, "Performance Status": 1, "Treatment": 1}
+    risks = [rfs.predict_risk(None, parse_clinical({**record, "HPV Status": hpv})) for hpv in (0, 1)]
+    assert risks[0] > risks[1], "HPV-negative relapses earlier (the synthetic hazard's +0.9), so the input counts"
+    assert Algorithm._prognosis_dir(None, "2025") == BUNDLED_MODEL_DIR / "prognosis"
+    task2 = PrognosisModel.load(BUNDLED_MODEL_DIR / "prognosis")
+    assert "clinical_m_stage" in task2.main.feature_names and "clinical_hpv_status" not in task2.main.feature_names
+
+
+def test_a_model_folder_without_rfs_falls_back_to_its_prognosis_model(tmp_path, caplog):
+    from algorithm.models import BUNDLED_MODEL_DIR
+
+    (tmp_path / "prognosis").symlink_to(BUNDLED_MODEL_DIR / "prognosis")
+    with caplog.at_level("WARNING", logger="algorithm.pipeline"):
+        assert Algorithm._prognosis_dir(tmp_path, "2026") == tmp_path / "prognosis"
+    assert "no 2026 RFS model" in caplog.text and "HPV unused" in caplog.text
