@@ -99,10 +99,13 @@ def test_classifier_learns_a_separable_rule_and_round_trips(tmp_path):
 def test_trainer_on_a_synthetic_2026_layout(tmp_path):
     write_training_layout(generate_cohort(8, seed=3), tmp_path / "data", edition="2026")
     out = tmp_path / "model"
-    code = main(["train", "staging", "--data", str(tmp_path / "data"), "--out", str(out), "--folds", "2"])
+    folder = str(tmp_path / "data")
+    code = main(["train", "staging", "--data", folder, "--out", str(out), "--folds", "2", "--holdout", folder])
     assert code == 0
     data = json.loads((out / "model.json").read_text())
     assert data["format"] == "hecktor-kit/staging" and data["kind"] == "logistic" and data["training"]["n_cases"] == 8
     assert data["training"]["synthetic_oracle"]["staging_score"] is not None
+    held = data["training"]["holdout"]  # --holdout: the final model scored on a dataset of the same layout
+    assert held["n_cases"] == 8 and 0.0 <= held["staging_score"] <= 1.0 and held["synthetic_oracle"] is not None
     model = StagingModel.load(out)
     assert set(model.t_model.classes) <= set(T_STAGES) and set(model.n_model.classes) <= set(N_STAGES)
