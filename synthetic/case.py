@@ -23,9 +23,9 @@ class SyntheticCase:
     and ``rt_dose`` (float32 Gy, own grid) for the Task 2 subset, else ``None``.
 
     ``clinical`` has exactly the CSV clinical columns (Age in years, Gender 1 = male, Tobacco /
-    Alcohol Consumption 0/1, Performance Status 0-4, Treatment 0/1, M-stage "M0"/"M1"/"Mx",
-    CenterID) with ``None`` where missing. ``rfs_days`` (days) and ``relapse`` (0/1) are the Task 2
-    targets, ``hpv`` (0/1, ``None`` when unknown) the Task 3 target. ``oracle_risk`` is the latent
+    Alcohol Consumption 0/1, Performance Status 0-4, Treatment 0/1 (1 = chemoradiotherapy, 70 %; 0 = radiotherapy
+    only), M-stage "M0"/"M1"/"Mx", CenterID) with ``None`` where missing. ``rfs_days`` (days) and ``relapse``
+    (0/1) are the Task 2 targets, ``hpv`` (0/1, ``None`` when unknown) the Task 3 target. ``oracle_risk`` is the latent
     log-hazard RFS was drawn from; ``oracle_hpv_prob`` the probability HPV was drawn from.
     ``achievable_risk`` and ``achievable_hpv_prob`` drop the terms no input reveals (see
     :mod:`synthetic.patient`).

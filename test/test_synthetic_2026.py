@@ -93,3 +93,25 @@ def test_2026_layouts(tmp_path):
     assert ck.M_STAGE not in ehr and ck.HPV in ehr
     header = (tmp_path / "gc" / "ground_truth" / "outcomes.csv").read_text().splitlines()[0]
     assert header.endswith("T-stage,N-stage")
+
+
+def test_2026_records_carry_treatment_as_the_organisers_code_it():
+    """Treatment 0/1 (1 = chemoradiotherapy, 0 = radiotherapy only), drawn per patient and deterministic per seed;
+    blank for a few, which the models impute (most frequent: chemoradiotherapy)."""
+    from synthetic import cohort_patient_ids
+    from synthetic.gc_layout import ehr_record
+    from synthetic.patient import draw_patient
+
+    ids = cohort_patient_ids(200)
+    values = [draw_patient(pid, 9).clinical[ck.TREATMENT] for pid in ids]
+    assert set(values) == {0, 1, None}
+    known = [v for v in values if v is not None]
+    assert 0.6 < known.count(1) / len(known) < 0.8 and len(known) > 0.8 * len(values)
+    assert values == [draw_patient(pid, 9).clinical[ck.TREATMENT] for pid in ids]
+    case = generate_case("HGJ-001", seed=9)
+
+    ehr = ehr_record(case, "2026")
+    assert ehr.get(ck.TREATMENT) == case.clinical[ck.TREATMENT] and ck.M_STAGE not in ehr
+    assert ck.parse_clinical(ehr).get(ck.TREATMENT) == (
+        None if ehr.get(ck.TREATMENT) is None else float(ehr[ck.TREATMENT])
+    )
