@@ -48,3 +48,15 @@ def test_train_prognosis_edition_2026(layout_2026: Path, tmp_path: Path, capsys:
     assert "clinical_hpv_status" in names and "clinical_m_stage" not in names
     assert "oracle_c_index" in model.training["holdout"]
     assert json.loads((out / "model.json").read_text())["format"] == "hecktor-kit/prognosis"
+
+
+def test_model_card_bench_scores_both_models_and_the_ceilings(
+    layout_2026: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from bench.rfs_2026_card import main as card
+
+    assert card(["--holdout", str(layout_2026), "--cache", str(tmp_path)]) == 0
+    row = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert row["n_cases"] == 16
+    for key in ("rfs_2026", "prognosis_2025", "oracle", "achievable_2025", "achievable_2026"):
+        assert 0.0 <= row[key] <= 1.0, key
