@@ -58,6 +58,8 @@ def test_exec_job_writes_the_four_outputs_and_is_scored(
     out = dirs["output_dir"]
     assert written_files(out) == OUTPUTS_2026
     assert "rfs.json" in result.stderr and "as time" in result.stderr, "the rfs_output setting is logged"
+    if not os.environ.get("HECKTOR_CONTAINER_MODEL"):  # the image's own weights: its 2026 RFS model (rfs/)
+        assert "RFS model (2026)" in result.stderr and "model of edition 2026" in result.stderr
     label = read_image(find_single_image(out / interface.SEGMENTATION_2026.relative_path))
     ct = read_image(find_single_image(case / interface.CT.relative_path))
     assert label.GetPixelID() == sitk.sitkUInt8 and grid_differences(Grid.of(label), Grid.of(ct)) == []
