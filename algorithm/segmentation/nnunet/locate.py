@@ -24,7 +24,7 @@ import SimpleITK as sitk
 import torch
 
 from algorithm.segmentation.config import ModelError
-from algorithm.segmentation.locate import Box, box_around, whole_scan_box
+from algorithm.segmentation.locate import Box, box_around
 from algorithm.segmentation.nnunet.block import cut_case
 from algorithm.segmentation.nnunet.folder import is_nnunet_model_dir
 
@@ -56,16 +56,22 @@ class NnUNetLocator:
         log.info("locator %s: nnU-Net (folds %s, channels %s)", folder, model.folds, list(model.channels))
         return cls(model)
 
-    def input_box(self, ct: sitk.Image, pet: sitk.Image) -> Box | None:
-        """The block the locator sees: whole-scan box of its ``crop_size_mm`` (None: whole CT or PET heuristic)."""
-        options = self.model.options
-        if options.crop and options.locate.method == "whole-scan":
-            return whole_scan_box(ct, options.crop_size_mm)
-        return None
+    def fingerprint(self) -> list[object]:
+        """What identifies the locator for a training cache: its folder, folds, options and checkpoint files."""
+        from algorithm.segmentation.nnunet.folder import fold_dirs
+
+        folds = fold_dirs(self.model.model_dir)
+        files = sorted(
+            (k, c.name, c.stat().st_size, c.stat().st_mtime_ns)
+            for k, folder in folds.items()
+            if k in self.model.folds
+            for c in folder.glob("checkpoint_*.pth")
+        )
+        return [str(self.model.model_dir), list(self.model.folds), repr(self.model.options), files]
 
     def mask(self, ct: sitk.Image, pet: sitk.Image) -> tuple[np.ndarray, sitk.Image]:
         """The locator's binary mask (z, y, x) on its block of CT voxels (LPS), and that block."""
-        case = cut_case(ct, pet, self.model.options, box=self.input_box(ct, pet))
+        case = cut_case(ct, pet, self.model.options)
         if case.region.is_empty:
             return np.zeros((0, 0, 0), dtype=bool), case.ct
         probs = self.model.block_probabilities(case)
