@@ -142,7 +142,10 @@ class SegmentationConfig:
         members: heterogeneous ensemble: member name -> weight. Each member is a full model folder
             ``members/<name>/`` (its own config.json + fold_<k>.pt, any architecture and input channels) on
             the SAME crop grid (spacing_mm, crop_size_mm) as this config; their softmax probabilities are
-            averaged (weighted) over folds and members. Empty (default): this folder is a single model.
+            averaged (weighted) over folds and members. A member may also be an nnU-Net trained-model folder:
+            the folder is then an ensemble of kind ``ensemble`` (:mod:`algorithm.segmentation.ensemble`: each
+            member's probabilities on the CT voxels of one box, no shared crop grid needed). Empty (default):
+            this folder is a single model.
         description: free text (provenance of a published recipe); ignored by the code.
         version: configuration format version.
         training: training hyper-parameters (free-form, ignored at inference).

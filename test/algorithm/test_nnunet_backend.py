@@ -89,6 +89,9 @@ def test_kit_options_beside_the_folder(tmp_path: Path) -> None:
     (tmp_path / "config.json").write_text(json.dumps({"crop_sise_mm": [1, 2, 3]}))
     with pytest.raises(ModelError, match=r"unknown keys.*crop_sise_mm"):
         NnUNetOptions.load(tmp_path)
+    (tmp_path / "config.json").write_text(json.dumps({"locate": {"method": "nnunet"}}))  # never silently ignored
+    with pytest.raises(ModelError, match=r"config\.json: locate\.method 'nnunet' is not available.*ensemble"):
+        NnUNetOptions.load(tmp_path)
 
 
 def test_channels_are_raw_values_and_the_sjtu_ct_enhancements() -> None:
