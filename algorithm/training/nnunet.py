@@ -223,7 +223,12 @@ def train(args: argparse.Namespace) -> int:
         "numTraining": len(cases),
         "file_ending": ".nii.gz",
         "name": dataset,
-        "description": "HECKTOR Task 1, written by the HECKTOR kit: kit head crop, PET resampled onto the CT block",
+        "description": (
+            f"HECKTOR Task 1 head locator, written by the HECKTOR kit: whole-scan box, GTVp+GTVn union dilated by"
+            f" {args.target_dilation_mm:g} mm"
+            if region
+            else "HECKTOR Task 1, written by the HECKTOR kit: kit head crop, PET resampled onto the CT block"
+        ),
     }
     (raw / "dataset.json").write_text(json.dumps(dataset_json, indent=2) + "\n")
 
