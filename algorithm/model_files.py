@@ -11,9 +11,11 @@ weights, the segmentation config). A file without ``kind`` is of the task's firs
 (the files written before kinds were named); a segmentation folder without ``model.json`` is read from
 its ``config.json`` alone (:data:`CONFIG_ONLY`: ensemble members, locators and folders written before the
 descriptor), and one that is an nnU-Net v2 trained-model folder (``dataset.json``, ``plans.json``,
-``fold_K/checkpoint_*.pth``) is of kind ``nnunet`` as it is. A model's preprocessing parameters (imputation,
-scaling, log transforms, the CNN's input normalisation, the segmentation's CT window and PET transform) travel in
-its own files, never in code.
+``fold_K/checkpoint_*.pth``) is of kind ``nnunet`` as it is. Kind ``ensemble`` averages members of different
+kinds (``members/<name>/``: nnU-Net folders and kit MONAI folders; :mod:`algorithm.segmentation.ensemble`); a
+``config.json`` alone whose members include an nnU-Net folder is read as that kind. A model's preprocessing
+parameters (imputation, scaling, log transforms, the CNN's input normalisation, the segmentation's CT window and
+PET transform) travel in its own files, never in code.
 
 **The contract** (:class:`ModelComponent`): a class per kind with
 
@@ -53,6 +55,7 @@ KINDS: dict[str, dict[str, str]] = {
     "segmentation": {
         "monai": "algorithm.segmentation.segmenter:Segmenter",
         "nnunet": "algorithm.segmentation.nnunet.segmenter:NnUNetSegmenter",
+        "ensemble": "algorithm.segmentation.ensemble:EnsembleSegmenter",
     },
     "prognosis": {"main+fallback": "algorithm.prognosis.model:PrognosisModel"},
     "hpv": {"features": "algorithm.hpv.model:HPVModel", "cnn": "algorithm.hpv.cnn:CnnHPVModel"},

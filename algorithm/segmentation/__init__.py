@@ -8,9 +8,11 @@ a learned low-resolution locator, for ``locate.method = "network"``) -> :mod:`.c
 :class:`Segmenter` strings them together; :mod:`.config` describes the model folder's ``config.json``
 and :mod:`.network` builds the MONAI network it names (SegResNet, UNet, DynUNet, SwinUNETR). A model
 folder may also be a heterogeneous ensemble (``members/<name>/`` with their own architectures and input
-channels on one crop grid). Published recipes live in ``configs/`` (``paper_*_1mm.json``,
-``sjtu_coarse_to_fine/``). ``load_segmentation_model(dir, device=..., tta=...)`` is the task's loader
-(:mod:`algorithm.model_files`: ``model.json`` names the kind, ``monai``, and the config).
+channels on one crop grid), or, with :mod:`.ensemble`, of members of different kinds (nnU-Net folders
+and kit MONAI folders, averaged on the CT block; the nnU-Net head locator is :mod:`.nnunet.locate`).
+Published recipes live in ``configs/`` (``paper_*_1mm.json``, ``sjtu_coarse_to_fine/``).
+``load_segmentation_model(dir, device=..., tta=...)`` is the task's loader
+(:mod:`algorithm.model_files`: ``model.json`` names the kind, ``monai``, ``nnunet`` or ``ensemble``).
 """
 
 from __future__ import annotations

@@ -23,7 +23,7 @@ Example (the bundled demo model)::
 
 Optional keys whose defaults reproduce the single-model, PET-heuristic behaviour: ``channels_order`` may
 also name ``CT^2`` and ``cbrt(CT)`` (computed from the normalised CT) and ``in_channels`` may be left out
-(derived); ``locate.method`` (``pet-heuristic`` | ``network`` | ``whole-scan``); ``target`` (``labels`` |
+(derived); ``locate.method`` (``pet-heuristic`` | ``network`` | ``nnunet`` | ``whole-scan``); ``target`` (``labels`` |
 ``region``, the latter for a locator); ``members`` (a heterogeneous ensemble); ``description``.
 
 Unknown keys are refused (a typo must not silently fall back to a default); the ``training`` block
@@ -66,7 +66,7 @@ CHANNELS = ("CT", "CT^2", "cbrt(CT)", "PET")
 #: tumour-region mask, the dilated union of GTVp and GTVn: the learned locator's target).
 TARGETS = ("labels", "region")
 #: Head-and-neck box methods (``locate.method``).
-LOCATE_METHODS = ("pet-heuristic", "network", "whole-scan")
+LOCATE_METHODS = ("pet-heuristic", "network", "whole-scan", "nnunet")
 #: SwinUNETR patches must be divisible by this (five 2x downsamplings).
 SWIN_DIVISOR = 32
 #: Axis names for ``mirror_axes`` and their position in an (x, y, z) vector.
@@ -142,7 +142,10 @@ class SegmentationConfig:
         members: heterogeneous ensemble: member name -> weight. Each member is a full model folder
             ``members/<name>/`` (its own config.json + fold_<k>.pt, any architecture and input channels) on
             the SAME crop grid (spacing_mm, crop_size_mm) as this config; their softmax probabilities are
-            averaged (weighted) over folds and members. Empty (default): this folder is a single model.
+            averaged (weighted) over folds and members. A member may also be an nnU-Net trained-model folder:
+            the folder is then an ensemble of kind ``ensemble`` (:mod:`algorithm.segmentation.ensemble`: each
+            member's probabilities on the CT voxels of one box, no shared crop grid needed). Empty (default):
+            this folder is a single model.
         description: free text (provenance of a published recipe); ignored by the code.
         version: configuration format version.
         training: training hyper-parameters (free-form, ignored at inference).
@@ -296,9 +299,12 @@ class LocateConfig:
         offset_mm: shift (x, y, z) added to the box centre after locating (LPS, mm).
         method: ``pet-heuristic`` (default: the PET brain / CT body rules above), ``network`` (a learned
             low-resolution locator in ``<model folder>/<network_dir>``; the box is centred on the bounding
-            box of its mask, falling back to the heuristic when the mask is empty) or ``whole-scan`` (the
-            box hangs from the top of the CT, centred in x/y: the learned locator's own input).
-        network_dir: folder of the locator model, relative to the model folder (config.json + fold_<k>.pt).
+            box of its mask, falling back to the heuristic when the mask is empty), ``nnunet`` (the same with an
+            nnU-Net trained-model folder in ``<model folder>/<network_dir>``:
+            :mod:`algorithm.segmentation.nnunet.locate`) or ``whole-scan`` (the box hangs from the top of the
+            CT, centred in x/y: the learned locator's own input).
+        network_dir: folder of the locator model, relative to the model folder (config.json + fold_<k>.pt, or
+            an nnU-Net trained-model folder for ``nnunet``).
         network_threshold: locator probability above which a voxel belongs to the region.
     """
 

@@ -64,6 +64,33 @@ def probabilities_on_ct_block(probs: np.ndarray, crop: Grid, ct: sitk.Image) -> 
     return region, best
 
 
+def probabilities_on_grid(probs: np.ndarray, source: Grid, target: Grid) -> np.ndarray:
+    """Class probabilities (K, z, y, x) on ``source`` resampled linearly onto ``target`` (any direction).
+
+    Outside ``source`` every voxel is certainly background (class 0 = 1, the others 0), as in
+    :func:`probabilities_on_ct_block`. Returns float32 (K, z, y, x) in ``target``'s array order.
+    """
+    out = np.empty((probs.shape[0], *target.size[::-1]), dtype=np.float32)
+    for k in range(probs.shape[0]):
+        src = sitk.GetImageFromArray(np.ascontiguousarray(probs[k], dtype=np.float32))
+        src.SetSpacing(source.spacing)
+        src.SetOrigin(source.origin)
+        src.SetDirection(source.direction)
+        resampled = sitk.Resample(
+            src,
+            list(target.size),
+            sitk.Transform(),
+            sitk.sitkLinear,
+            target.origin,
+            target.spacing,
+            target.direction,
+            1.0 if k == 0 else 0.0,
+            sitk.sitkFloat32,
+        )
+        out[k] = sitk.GetArrayViewFromImage(resampled)
+    return out
+
+
 def paste_on_ct(labels: np.ndarray, region: IndexRegion, ct: sitk.Image) -> sitk.Image:
     """A uint8 image on exactly the CT grid: ``labels`` (z, y, x) in ``region``, 0 elsewhere."""
     size = ct.GetSize()

@@ -67,13 +67,14 @@ class Resampled:
 
 
 def locate_box(ct: sitk.Image, pet: sitk.Image, config: SegmentationConfig, locator: BoxLocator | None = None) -> Box:
-    """The crop box by ``config.locate.method``; the learned locator falls back to the PET heuristic (logged)."""
+    """The crop box by ``config.locate.method``; a learned locator (``network``, ``nnunet``) that finds nothing falls
+    back to the PET heuristic (logged)."""
     method = config.locate.method
     if method == "whole-scan":
         return whole_scan_box(ct, config.crop_size_mm)
-    if method == "network":
+    if method in ("network", "nnunet"):
         if locator is None:
-            log.warning("locate.method is 'network' but no locator is loaded; using the PET heuristic")
+            log.warning("locate.method is %r but no locator is loaded; using the PET heuristic", method)
         else:
             box = locator.locate(ct, pet, config.crop_size_mm)
             if box is not None:

@@ -20,15 +20,19 @@ import torch
 
 from algorithm.intensity import uptake_reference
 from algorithm.segmentation.config import KIND, ModelError, SegmentationConfig, config_path
+from algorithm.segmentation.crop import crop_grid
 from algorithm.segmentation.device import resolve_device
 from algorithm.segmentation.infer import mirror_flips, predict_probabilities
+from algorithm.segmentation.locate import Box
 from algorithm.segmentation.locate_net import NetworkLocator
 from algorithm.segmentation.map_back import paste_on_ct, probabilities_on_ct_block
 from algorithm.segmentation.memory import InferencePlan, networks_for, run_degrading, scaled_patch
 from algorithm.segmentation.network import load_fold
 from algorithm.segmentation.normalise import stack_channels
 from algorithm.segmentation.postprocess import remove_small_components
-from algorithm.segmentation.preprocess import locate_and_resample
+from algorithm.segmentation.preprocess import CT_OUTSIDE_HU, BoxLocator, locate_and_resample
+from algorithm.segmentation.resample import array_on
+from hecktor.geometry import Grid
 from hecktor.progress import peak_rss_gib, stage
 
 log = logging.getLogger(__name__)
@@ -59,7 +63,7 @@ class Segmenter:
         folds: the folds ensembled (of the single model, or of the first member).
         tta: whether mirror test-time augmentation is on.
         members: the ensemble members (one, named ``""``, for a single-model folder).
-        locator: the learned locator when ``locate.method`` is ``network``.
+        locator: the learned locator when ``locate.method`` is ``network`` or ``nnunet``.
     """
 
     def __init__(
@@ -71,7 +75,7 @@ class Segmenter:
         tta: bool = False,
         model_dir: Path | None = None,
         members: list[Member] | None = None,
-        locator: NetworkLocator | None = None,
+        locator: BoxLocator | None = None,
     ) -> None:
         self.config = config
         self.nets = nets
@@ -102,6 +106,12 @@ class Segmenter:
 
             return NnUNetSegmenter.load(model_dir, device, tta, folds)  # type: ignore[return-value]
         config = SegmentationConfig.load(config_path(model_dir))
+        from algorithm.segmentation.ensemble import has_nnunet_member
+
+        if has_nnunet_member(model_dir, config):  # members of different kinds: averaged on the CT block
+            from algorithm.segmentation.ensemble import EnsembleSegmenter
+
+            return EnsembleSegmenter.load(model_dir, device, tta, folds)  # type: ignore[return-value]
         folds_override = folds
         folds = list(config.folds if folds is None else folds)
         if not folds:
@@ -115,9 +125,7 @@ class Segmenter:
             if config.members
             else [Member("", config, [load_fold(model_dir, k, config, chosen) for k in folds], 1.0, folds)]
         )
-        locator = None
-        if config.locate.method == "network":
-            locator = NetworkLocator.load(model_dir / config.locate.network_dir, chosen)
+        locator = load_locator(model_dir, config, chosen)
         for m in members:
             log.info(
                 "segmentation model %s%s (%s, channels %s, folds %s, weight %g, %d pass(es) per fold) on %s",
@@ -186,6 +194,24 @@ class Segmenter:
         )
         return out
 
+    def box_probabilities(
+        self, ct: sitk.Image, pet: sitk.Image, box: Box, timings: dict[str, float] | None = None
+    ) -> tuple[np.ndarray, Grid]:
+        """Softmax (K, z, y, x) on this model's crop grid over a box located elsewhere (an ensemble's), and the grid.
+
+        The same steps as :meth:`segment` up to the probabilities (resampling, PET calibration, normalisation,
+        folds, mirror passes, members), for :class:`algorithm.segmentation.ensemble.EnsembleSegmenter`.
+        """
+        timings = {} if timings is None else timings
+        grid = crop_grid(box, self.config.spacing_mm)
+        with stage("crop+resample", log, timings):
+            ct_arr = array_on(ct, grid, sitk.sitkLinear, CT_OUTSIDE_HU)
+            pet_arr = array_on(pet, grid, sitk.sitkLinear, 0.0)
+        factor = calibration_factor(pet, self.config.pet_reference_suv)
+        if factor != 1.0:
+            pet_arr *= np.float32(factor)
+        return self._ensemble_probabilities(ct_arr, pet_arr, timings), grid
+
     def _ensemble_probabilities(self, ct_arr: np.ndarray, pet_arr: np.ndarray, timings: dict[str, float]) -> np.ndarray:
         """Softmax (K, z, y, x) averaged over folds and mirror passes per member, then weighted over members.
 
@@ -238,6 +264,18 @@ class Segmenter:
             total = probs if total is None else np.add(total, probs, out=total)
         assert total is not None
         return total
+
+
+def load_locator(model_dir: Path, config: SegmentationConfig, device: torch.device) -> BoxLocator | None:
+    """The learned locator ``config.locate`` names (``network``: the kit's MONAI one; ``nnunet``: an nnU-Net
+    folder), from ``model_dir/<locate.network_dir>``; None for the other methods."""
+    if config.locate.method == "network":
+        return NetworkLocator.load(model_dir / config.locate.network_dir, device)
+    if config.locate.method == "nnunet":
+        from algorithm.segmentation.nnunet.locate import NnUNetLocator
+
+        return NnUNetLocator.load(model_dir / config.locate.network_dir, device)
+    return None
 
 
 #: Bounds of the calibration factor (beyond them the PET is not a plausible SUV image anyway).

@@ -37,6 +37,7 @@ from algorithm.intensity import harmonise_training_pair
 from algorithm.segmentation.nnunet.block import cut_case, cut_label
 from algorithm.segmentation.nnunet.channels import stack_input
 from algorithm.segmentation.nnunet.options import NnUNetOptions
+from algorithm.segmentation.preprocess import region_target
 from algorithm.training.seg_data import TrainingCase, find_cases
 from hecktor.errors import HecktorError, InputError
 from hecktor.imageio import read_image
@@ -50,8 +51,10 @@ PLANNERS = {
     "nnUNetResEncUNetMPlans": "nnUNetPlannerResEncM",
     "nnUNetResEncUNetLPlans": "nnUNetPlannerResEncL",
 }
-CHANNEL_SETS = {"ct-pet": ("CT", "PET"), "sjtu": ("CT", "CT^2", "cbrt(CT)", "PET")}
+CHANNEL_SETS = {"ct-pet": ("CT", "PET"), "sjtu": ("CT", "CT^2", "cbrt(CT)", "PET"), "ct": ("CT",)}
 LABELS = {"background": 0, "GTVp": 1, "GTVn": 2}
+#: Labels of ``--target region`` (the nnU-Net head locator): the dilated union of GTVp and GTVn.
+REGION_LABELS = {"background": 0, "region": 1}
 CONFIGURATION = "3d_fullres"
 
 
@@ -66,7 +69,29 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--channels",
         choices=sorted(CHANNEL_SETS),
         default="ct-pet",
-        help="input channels (sjtu: CT, CT^2, cbrt(CT), PET)",
+        help="input channels (sjtu: CT, CT^2, cbrt(CT), PET; ct: CT alone, for the locator)",
+    )
+    g.add_argument(
+        "--target",
+        choices=["labels", "region"],
+        default="labels",
+        help="labels: GTVp/GTVn (default); region: the nnU-Net head locator's target, the union of GTVp and GTVn"
+        " dilated by --target-dilation-mm, on the whole-scan box of --crop-size-mm hanging from the top of the CT"
+        " (no PET heuristic); its OUT/segmentation is the locator/ of an ensemble with locate.method 'nnunet'",
+    )
+    g.add_argument(
+        "--target-dilation-mm",
+        type=float,
+        default=20.0,
+        help="dilation of the lesion union for --target region, mm (default %(default)s, as the MONAI locator's)",
+    )
+    g.add_argument(
+        "--spacing-mm",
+        type=float,
+        nargs=3,
+        default=None,
+        metavar=("X", "Y", "Z"),
+        help="override the plans' 3d_fullres spacing before preprocessing (mm, x y z), e.g. 2 2 3 for a coarse locator",
     )
     g.add_argument("--dataset-id", type=int, default=501, help="nnU-Net dataset number (default %(default)s)")
     g.add_argument(
@@ -119,8 +144,18 @@ def centre_grouped_folds(patient_ids: list[str], n_folds: int) -> list[dict[str,
     return [{"train": [p for p in everyone if p not in set(f)], "val": sorted(f)} for f in folds]
 
 
-def write_raw_case(case: TrainingCase, options: NnUNetOptions, channels: tuple[str, ...], raw: Path) -> None:
-    """One case of the organisers' layout as nnU-Net raw images (``<PID>_000c.nii.gz``) and label."""
+def write_raw_case(
+    case: TrainingCase,
+    options: NnUNetOptions,
+    channels: tuple[str, ...],
+    raw: Path,
+    region_dilation_mm: float | None = None,
+) -> None:
+    """One case of the organisers' layout as nnU-Net raw images (``<PID>_000c.nii.gz``) and label.
+
+    ``region_dilation_mm``: write the locator's target instead of the labels, the union of GTVp and GTVn dilated
+    by that many mm (0/1; :func:`algorithm.segmentation.preprocess.region_target`).
+    """
     ct = read_image(case.ct, "CT")
     pet = read_image(case.pet, "PET")
     label = read_image(case.label, "label")
@@ -144,6 +179,10 @@ def write_raw_case(case: TrainingCase, options: NnUNetOptions, channels: tuple[s
         out.CopyInformation(block.ct)
         sitk.WriteImage(out, str(raw / "imagesTr" / f"{case.patient_id}_{c:04d}.nii.gz"), useCompression=True)
     cut = sitk.Cast(cut, sitk.sitkUInt8)
+    if region_dilation_mm is not None:
+        spacing_zyx = tuple(float(v) for v in block.ct.GetSpacing()[::-1])
+        region = region_target(sitk.GetArrayViewFromImage(cut), spacing_zyx, region_dilation_mm)
+        cut = sitk.GetImageFromArray(region)
     cut.CopyInformation(block.ct)
     sitk.WriteImage(cut, str(raw / "labelsTr" / f"{case.patient_id}.nii.gz"), useCompression=True)
 
@@ -160,7 +199,11 @@ def train(args: argparse.Namespace) -> int:
         os.environ.setdefault("nnUNet_def_n_proc", str(args.threads))
     dataset = f"Dataset{args.dataset_id:03d}_HECKTOR"
     channels = CHANNEL_SETS[args.channels]
-    options = NnUNetOptions(**({"crop_size_mm": list(args.crop_size_mm)} if args.crop_size_mm else {}))
+    region = getattr(args, "target", "labels") == "region"
+    options = NnUNetOptions(
+        **({"crop_size_mm": list(args.crop_size_mm)} if args.crop_size_mm else {}),
+        **({"locate": {"method": "whole-scan"}} if region else {}),
+    )
     n_folds = args.n_folds or 5
 
     cases = find_cases(args.data)
@@ -173,14 +216,19 @@ def train(args: argparse.Namespace) -> int:
     for sub in ("imagesTr", "labelsTr"):
         (raw / sub).mkdir(parents=True, exist_ok=True)
     for case in progress(cases, "nnU-Net raw dataset", log):
-        write_raw_case(case, options, channels, raw)
+        write_raw_case(case, options, channels, raw, args.target_dilation_mm if region else None)
     dataset_json = {
         "channel_names": {str(i): name for i, name in enumerate(channels)},
-        "labels": LABELS,
+        "labels": REGION_LABELS if region else LABELS,
         "numTraining": len(cases),
         "file_ending": ".nii.gz",
         "name": dataset,
-        "description": "HECKTOR Task 1, written by the HECKTOR kit: kit head crop, PET resampled onto the CT block",
+        "description": (
+            f"HECKTOR Task 1 head locator, written by the HECKTOR kit: whole-scan box, GTVp+GTVn union dilated by"
+            f" {args.target_dilation_mm:g} mm"
+            if region
+            else "HECKTOR Task 1, written by the HECKTOR kit: kit head crop, PET resampled onto the CT block"
+        ),
     }
     (raw / "dataset.json").write_text(json.dumps(dataset_json, indent=2) + "\n")
 
@@ -194,6 +242,8 @@ def train(args: argparse.Namespace) -> int:
     extract_fingerprints([args.dataset_id], num_processes=args.processes, check_dataset_integrity=True, clean=True)
     with _planning_threads():
         plans_name = plan_experiments([args.dataset_id], PLANNERS[args.plans])
+    if getattr(args, "spacing_mm", None):
+        override_spacing(roots["nnUNet_preprocessed"] / dataset / f"{plans_name}.json", args.spacing_mm)
     preprocess([args.dataset_id], plans_name, configurations=(CONFIGURATION,), num_processes=(args.processes,))
     preprocessed = roots["nnUNet_preprocessed"] / dataset
     if args.patch_size or args.base_features:
@@ -253,6 +303,15 @@ def train(args: argparse.Namespace) -> int:
         out,
     )
     return 0
+
+
+def override_spacing(path: Path, spacing_mm: list[float]) -> None:
+    """Set the ``3d_fullres`` target spacing (``spacing_mm`` x, y, z; nnU-Net stores z, y, x) before preprocessing."""
+    plans = json.loads(path.read_text())
+    cfg = plans["configurations"][CONFIGURATION]
+    cfg["spacing"] = [float(v) for v in spacing_mm[::-1]]
+    log.info("plans overridden (%s): spacing %s mm (z, y, x)", path.name, cfg["spacing"])
+    path.write_text(json.dumps(plans, indent=1) + "\n")
 
 
 def override_plans(path: Path, patch_size: list[int] | None, base_features: int | None) -> None:
@@ -331,6 +390,7 @@ def export_model(model_dir: Path, target: Path, options: NnUNetOptions) -> Path:
     config = {
         "crop": options.crop,
         "crop_size_mm": options.crop_size_mm,
+        **({"locate": {"method": options.locate.method}} if options.locate.method == "whole-scan" else {}),
         "description": f"trained by the HECKTOR kit from {model_dir.name}",
     }
     (target / "config.json").write_text(json.dumps(config, indent=2) + "\n")

@@ -187,7 +187,9 @@ def cache_key(case: TrainingCase, config: SegmentationConfig, locator: NetworkLo
     settings = {name: config.to_dict()[name] for name in PREPROCESSING_FIELDS}
     files = [(str(p.name), p.stat().st_size, p.stat().st_mtime_ns) for p in (case.ct, case.pet, case.label)]
     content: dict[str, object] = {"v": CACHE_VERSION, "settings": settings, "files": files}
-    if locator is not None and config.locate.method == "network":
+    if locator is not None and hasattr(locator, "fingerprint"):  # the nnU-Net locator
+        content["locator"] = locator.fingerprint()
+    elif locator is not None and config.locate.method == "network":
         fingerprint = [sum(float(p.detach().sum()) for p in net.parameters()) for net in locator.nets]
         content["locator"] = [locator.config.to_dict(), fingerprint]
     blob = json.dumps(content, sort_keys=True)

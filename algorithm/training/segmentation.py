@@ -34,6 +34,7 @@ import torch
 from algorithm.segmentation.config import FOLD_FILENAME, ModelError, SegmentationConfig, write_descriptor
 from algorithm.segmentation.device import resolve_device
 from algorithm.segmentation.locate_net import NetworkLocator
+from algorithm.segmentation.nnunet.folder import is_nnunet_model_dir
 from algorithm.training import seg_distributed
 from algorithm.training.recipes import RECIPE_DIRS, load_recipe, resolve_recipe
 from algorithm.training.seg_data import build_cache, find_cases, load_cached, split_folds
@@ -72,7 +73,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--locator",
         type=Path,
         default=None,
-        help="trained locator folder, for a config with locate.method 'network' (crops training cases like inference)",
+        help="trained locator folder, for a config with locate.method 'network' or 'nnunet' (crops training cases"
+        " like inference): a kit locator folder, or an nnU-Net folder (train segmentation --backend nnunet --target"
+        " region)",
     )
     p.add_argument("--cache", type=Path, default=None, help="preprocessing cache folder (default: OUT/cache)")
     p.add_argument(
@@ -248,9 +251,16 @@ def _train_folds(
     wanted = folds_to_train(args.folds, config_path, settings.n_folds)
 
     locator = None
-    if config.locate.method == "network":
+    if config.locate.method in ("network", "nnunet"):
         if args.locator is None:
-            log.warning("locate.method is 'network' but no --locator given: training crops use the PET heuristic")
+            log.warning(
+                "locate.method is %r but no --locator given: training crops use the PET heuristic",
+                config.locate.method,
+            )
+        elif is_nnunet_model_dir(args.locator):  # the nnU-Net head locator (SJTU recipe), e.g. for the SegResNet
+            from algorithm.segmentation.nnunet.locate import NnUNetLocator
+
+            locator = NnUNetLocator.load(args.locator, device)
         else:
             locator = NetworkLocator.load(args.locator, device)
     if place.is_main:  # one process preprocesses; the others then read the cache it wrote

@@ -121,7 +121,7 @@ def test_sjtu_coarse_to_fine_trains_and_segments(
     locator_full = SegmentationConfig.load(train_cli.resolve_config(base + "locator"))
     assert locator_full.spacing_mm == [2.0, 2.0, 3.0] and locator_full.ct_window_hu == [-110.0, 190.0]
     assert locator_full.channels_order == ["CT"] and locator_full.target == "region"
-    ensemble_full = SegmentationConfig.load(train_cli.resolve_config(base + "ensemble"))
+    ensemble_full = SegmentationConfig.load(train_cli.resolve_config(base + "ensemble_monai_approx"))
     assert ensemble_full.crop_size_mm == [144.0] * 3 and ensemble_full.locate.method == "network"
 
     locator = train(
@@ -130,9 +130,9 @@ def test_sjtu_coarse_to_fine_trains_and_segments(
         tmp_path / "locator",
     )
     members = {}
-    for name in ("resenc_unet", "segresnet"):
+    for name in ("resenc_unet_monai_approx", "segresnet"):
         members[name] = train(tiny(base + name), dataset, tmp_path / name, "--locator", str(locator))
-    resenc = SegmentationConfig.load(members["resenc_unet"])
+    resenc = SegmentationConfig.load(members["resenc_unet_monai_approx"])
     assert resenc.channels_order == ["CT", "CT^2", "cbrt(CT)", "PET"] and resenc.in_channels == 4
     assert resenc.network_kwargs["res_block"] is True
 
@@ -145,7 +145,7 @@ def test_sjtu_coarse_to_fine_trains_and_segments(
         shutil.copytree(folder, model / "members" / name, ignore=shutil.ignore_patterns("cache", "checkpoints"))
 
     seg = Segmenter.load(model, device="cpu")
-    assert [m.name for m in seg.members] == ["resenc_unet", "segresnet"] and seg.locator is not None
+    assert [m.name for m in seg.members] == ["resenc_unet_monai_approx", "segresnet"] and seg.locator is not None
     ct, pet = case_images
     assert_on_ct_grid(seg.segment(ct, pet), ct)
 

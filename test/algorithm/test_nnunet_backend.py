@@ -89,6 +89,9 @@ def test_kit_options_beside_the_folder(tmp_path: Path) -> None:
     (tmp_path / "config.json").write_text(json.dumps({"crop_sise_mm": [1, 2, 3]}))
     with pytest.raises(ModelError, match=r"unknown keys.*crop_sise_mm"):
         NnUNetOptions.load(tmp_path)
+    (tmp_path / "config.json").write_text(json.dumps({"locate": {"method": "nnunet"}}))  # never silently ignored
+    with pytest.raises(ModelError, match=r"config\.json: locate\.method 'nnunet' is not available.*ensemble"):
+        NnUNetOptions.load(tmp_path)
 
 
 def test_channels_are_raw_values_and_the_sjtu_ct_enhancements() -> None:
@@ -116,3 +119,35 @@ def test_splits_group_folds_by_centre() -> None:
     assert [len(s["val"]) for s in splits] == [6, 4, 3]
     with pytest.raises(HecktorError, match="4 centre"):
         centre_grouped_folds(ids, 5)
+
+
+def test_the_locator_target_is_the_dilated_lesion_union_on_the_whole_scan_box(tmp_path: Path) -> None:
+    import numpy as np
+    import SimpleITK as sitk
+
+    from algorithm.segmentation.locate import whole_scan_box
+    from algorithm.training.nnunet import write_raw_case
+    from algorithm.training.seg_data import TrainingCase
+    from synthetic import generate_case
+
+    case = generate_case("CHUM-301", seed=51, size="small")
+    paths = {}
+    for name, image in (("ct", case.ct), ("pet", case.pet), ("label", case.label)):
+        paths[name] = tmp_path / f"{name}.nii.gz"
+        sitk.WriteImage(image, str(paths[name]))
+    raw = tmp_path / "raw"
+    for sub in ("imagesTr", "labelsTr"):
+        (raw / sub).mkdir(parents=True)
+    options = NnUNetOptions(crop_size_mm=[400.0, 400.0, 600.0], locate={"method": "whole-scan"})
+    write_raw_case(TrainingCase("CHUM-301", paths["ct"], paths["pet"], paths["label"]), options, ("CT",), raw, 20.0)
+    region = sitk.ReadImage(str(raw / "labelsTr" / "CHUM-301.nii.gz"))
+    ct = sitk.ReadImage(str(raw / "imagesTr" / "CHUM-301_0000.nii.gz"))
+    assert not (raw / "imagesTr" / "CHUM-301_0001.nii.gz").exists()  # CT alone
+    assert region.GetSize() == ct.GetSize() and region.GetOrigin() == ct.GetOrigin()
+    values = sitk.GetArrayViewFromImage(region)
+    assert set(np.unique(values)) == {0, 1}
+    lesion = sitk.GetArrayViewFromImage(case.label) > 0
+    box = whole_scan_box(case.ct, [400.0, 400.0, 600.0])  # larger than the small synthetic CT: all of it
+    assert ct.GetSize() == case.ct.GetSize() and box.method == "whole-scan"
+    assert values[lesion].all()  # every lesion voxel is in the region (identity-direction CT: same voxels)
+    assert values.sum() > 3 * lesion.sum()  # ... dilated by 20 mm

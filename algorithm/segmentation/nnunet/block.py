@@ -14,7 +14,7 @@ import numpy as np
 import SimpleITK as sitk
 
 from algorithm.segmentation.crop import IndexRegion, crop_to_region, region_covering
-from algorithm.segmentation.locate import locate_head_and_neck
+from algorithm.segmentation.locate import Box, locate_head_and_neck, whole_scan_box
 from algorithm.segmentation.map_back import paste_on_ct
 from algorithm.segmentation.nnunet.options import NnUNetOptions
 from algorithm.segmentation.resample import resample_onto
@@ -43,11 +43,19 @@ def to_lps(image: sitk.Image) -> sitk.Image:
     return image if orientation_of(image) == "LPS" else sitk.DICOMOrient(image, "LPS")
 
 
-def cut_case(ct: sitk.Image, pet: sitk.Image, options: NnUNetOptions) -> CaseBlock:
-    """The CT block covering the head-and-neck box (the whole CT when ``options.crop`` is off), the PET on it."""
+def cut_case(ct: sitk.Image, pet: sitk.Image, options: NnUNetOptions, box: Box | None = None) -> CaseBlock:
+    """The CT block covering the head-and-neck box (the whole CT when ``options.crop`` is off), the PET on it.
+
+    ``box``: a box located elsewhere (an ensemble's, a learned locator's) used instead of locating one here.
+    """
     ct_lps = to_lps(ct)
-    if options.crop:
-        box = locate_head_and_neck(ct, pet, options.crop_size_mm, options.locate)
+    if box is not None:
+        low, high, method = np.asarray(box.low), np.asarray(box.high), box.method
+    elif options.crop:
+        if options.locate.method == "whole-scan":  # the nnU-Net locator's input: no PET heuristic
+            box = whole_scan_box(ct, options.crop_size_mm)
+        else:
+            box = locate_head_and_neck(ct, pet, options.crop_size_mm, options.locate)
         low, high, method = np.asarray(box.low), np.asarray(box.high), box.method
     else:
         (low, high), method = bounding_box_mm(Grid.of(ct_lps)), "whole CT"

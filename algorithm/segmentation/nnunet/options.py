@@ -6,7 +6,8 @@ Without it an nnU-Net folder runs with the defaults below. Example::
 
 Keys (every vector in ITK order x, y, z; mm):
 - ``crop``: apply the kit's head-and-neck crop first (default true; false gives nnU-Net the whole CT).
-- ``crop_size_mm`` (default [200, 200, 310], the kit's) and ``locate`` (:class:`~..config.LocateConfig`).
+- ``crop_size_mm`` (default [200, 200, 310], the kit's) and ``locate`` (:class:`~..config.LocateConfig`; method
+  ``pet-heuristic`` or ``whole-scan``, the box hanging from the top of the CT, as the nnU-Net locator's input).
 - ``tta``: nnU-Net's mirroring over the axes the checkpoint allows (default true, nnU-Net's own default).
 - ``folds``: folds to average (default every ``fold_<k>`` with a checkpoint); ``checkpoint``: file name
   (default ``checkpoint_final.pth``, falling back to ``checkpoint_best.pth``).
@@ -46,6 +47,12 @@ class NnUNetOptions:
     def __post_init__(self) -> None:
         if isinstance(self.locate, dict):
             self.locate = LocateConfig.from_dict(self.locate)
+        if self.locate.method in ("network", "nnunet"):  # cut_case places the box itself: never silently ignored
+            raise ModelError(
+                f"locate.method {self.locate.method!r} is not available beside a single nnU-Net folder (pet-heuristic"
+                " or whole-scan); for a learned locator, make the folder the one member of an ensemble"
+                " (algorithm/segmentation/ensemble.py)"
+            )
         if len(self.crop_size_mm) != 3 or any(v <= 0 for v in self.crop_size_mm):
             raise ModelError(f"crop_size_mm must be three positive numbers (x, y, z), got {self.crop_size_mm}")
         if not 0 < self.tile_step_size <= 1:

@@ -22,7 +22,7 @@ import SimpleITK as sitk
 import torch
 
 from algorithm.segmentation.config import ModelError
-from algorithm.segmentation.nnunet.block import cut_case, mask_on_ct
+from algorithm.segmentation.nnunet.block import CaseBlock, cut_case, mask_on_ct
 from algorithm.segmentation.nnunet.channels import stack_input
 from algorithm.segmentation.nnunet.folder import CHECKPOINTS, dataset_info, fold_dirs
 from algorithm.segmentation.nnunet.options import NnUNetOptions
@@ -224,4 +224,25 @@ class NnUNetSegmenter:
         log.info(
             "segmentation (nnU-Net): GTVp %.1f ml, GTVn %.1f ml (peak RSS %.2f GiB)", gtvp_ml, gtvn_ml, peak_rss_gib()
         )
+        return out
+
+    def block_probabilities(self, case: CaseBlock, timings: dict[str, float] | None = None) -> np.ndarray:
+        """nnU-Net's softmax on the case's block, as the kit's classes (3, z, y, x) float32 (0, GTVp, GTVn).
+
+        The same preprocessing and predictor as :meth:`segment` (nnU-Net resamples its probabilities back onto the
+        block's own voxels); probabilities of nnU-Net labels that map to one kit label are summed. For ensembles
+        (:mod:`algorithm.segmentation.ensemble`) and the nnU-Net locator.
+        """
+        with stage("crop+resample", log, timings):
+            image = stack_input(
+                self.channels, sitk.GetArrayViewFromImage(case.ct), sitk.GetArrayViewFromImage(case.pet)
+            )
+        with stage("infer", log, timings):
+            spacing_zyx = [float(s) for s in case.ct.GetSpacing()[::-1]]
+            _, probs = self.predictor.predict_single_npy_array(image, {"spacing": spacing_zyx}, None, None, True)
+        del image
+        probs = np.asarray(probs, dtype=np.float32)
+        out = np.zeros((3, *probs.shape[1:]), dtype=np.float32)
+        for value in range(probs.shape[0]):
+            out[self.label_lut[value]] += probs[value]
         return out
