@@ -32,7 +32,7 @@ from pathlib import Path
 import numpy as np
 import SimpleITK as sitk
 
-from algorithm.models import resolve_component_dir
+from algorithm.models import BUNDLED_MODEL_DIR, resolve_component_dir
 from algorithm.reading import CaseInputs, read_case
 from algorithm.tasks import ALL_TASKS, parse_tasks  # noqa: F401 (parse_tasks: re-exported)
 from algorithm.writing import write_json_value, write_segmentation
@@ -152,10 +152,13 @@ class Algorithm:
         if edition != "2026":
             return resolve_component_dir("prognosis", model_dir)
         folder = resolve_component_dir("rfs", model_dir)
-        if (folder / "model.json").is_file():
+        fallback = resolve_component_dir("prognosis", model_dir)
+        # A mounted model tarball with its own prognosis/ but no rfs/ means the participant's model, not the
+        # image's bundled demo rfs/: the two components come from the same source.
+        bundled_rfs_only = folder.parent == BUNDLED_MODEL_DIR and fallback.parent != BUNDLED_MODEL_DIR
+        if (folder / "model.json").is_file() and not bundled_rfs_only:
             log.info("RFS model (2026): %s", folder)
             return folder
-        fallback = resolve_component_dir("prognosis", model_dir)
         log.warning(
             "no 2026 RFS model at %s: rfs.json comes from the 2025 prognosis model at %s (M-stage imputed, HPV unused)",
             folder,

@@ -143,3 +143,24 @@ def test_a_model_folder_without_rfs_falls_back_to_its_prognosis_model(tmp_path, 
     with caplog.at_level("WARNING", logger="algorithm.pipeline"):
         assert Algorithm._prognosis_dir(tmp_path, "2026") == tmp_path / "prognosis"
     assert "no 2026 RFS model" in caplog.text and "HPV unused" in caplog.text
+
+
+def test_a_mounted_tarball_with_its_own_prognosis_model_is_not_replaced_by_the_bundled_rfs(
+    tmp_path, monkeypatch, caplog
+):
+    """/opt/ml/model with prognosis/ but no rfs/: the participant's model, not the image's demo rfs/."""
+    import algorithm.models as models
+
+    mounted = tmp_path / "opt-ml-model"
+    (mounted / "prognosis").mkdir(parents=True)
+    (mounted / "prognosis" / "model.json").write_text("{}")
+    monkeypatch.delenv("HECKTOR_MODEL_DIR", raising=False)
+    monkeypatch.setattr(models, "MOUNTED_MODEL_DIR", mounted)
+    with caplog.at_level("WARNING", logger="algorithm.pipeline"):
+        assert Algorithm._prognosis_dir(None, "2026") == mounted / "prognosis"
+    assert "no 2026 RFS model" in caplog.text
+    (mounted / "rfs").mkdir()
+    (mounted / "rfs" / "model.json").write_text("{}")
+    assert Algorithm._prognosis_dir(None, "2026") == mounted / "rfs"
+    monkeypatch.setattr(models, "MOUNTED_MODEL_DIR", tmp_path / "nothing-mounted")
+    assert Algorithm._prognosis_dir(None, "2026") == models.BUNDLED_MODEL_DIR / "rfs"
