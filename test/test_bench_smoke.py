@@ -239,3 +239,22 @@ def test_pet_calibration_bench_runs_every_variant(tmp_path, capsys):
     for summary in figures["variants"].values():
         assert 0.0 <= summary["gtvp_mean_dice"] <= 1.0
         assert summary["gtvn_tp"] + summary["gtvn_fn"] > 0
+
+
+def test_results_md_rewrite_keeps_the_stand_alone_benches_section(tmp_path, monkeypatch):
+    """bench.run rewrites RESULTS.md but keeps what follows its marker (figures of the stand-alone benches)."""
+    import bench.run as run
+
+    path = tmp_path / "RESULTS.md"
+    path.write_text(f"stale generated part\n{run.KEPT_MARKER}\n## PET calibration\nfigures\n")
+    monkeypatch.setattr(run, "machine_lines", lambda _m: ["a CPU"])
+    results = {"machine": {}, "command": "bench", "date": "today", "elapsed_s": 60.0, "cases": {}, "notes": []}
+    run.write_markdown(path, results, {})
+    text = path.read_text()
+    assert "stale generated part" not in text and "- a CPU" in text
+    assert text.count(run.KEPT_MARKER) == 1 and f"{run.KEPT_MARKER}\n## PET calibration\nfigures\n" in text
+    run.write_markdown(path, results, {})
+    assert path.read_text() == text
+    fresh = tmp_path / "fresh.md"
+    run.write_markdown(fresh, results, {})
+    assert run.KEPT_MARKER not in fresh.read_text()
