@@ -616,6 +616,19 @@ def target_lines(cpu_runs: list[dict[str, Any]], gpu_runs: list[dict[str, Any]],
 # ----------------------------------------------------------------------------- report
 
 
+#: Everything from this line on in an existing RESULTS.md is kept when it is rewritten: the figures of the
+#: stand-alone benches (``bench.pet_calibration``, ``bench.segmentation_holdout``, ...) recorded by hand.
+KEPT_MARKER = "<!-- bench.run keeps everything below this line: figures of the stand-alone benches -->"
+
+
+def kept_section(path: Path) -> list[str]:
+    """The lines of ``path`` from :data:`KEPT_MARKER` on (none when the file or the marker is missing)."""
+    if not path.is_file():
+        return []
+    lines = path.read_text().splitlines()
+    return lines[lines.index(KEPT_MARKER) :] if KEPT_MARKER in lines else []
+
+
 def write_markdown(path: Path, results: dict[str, Any], printed: dict[str, list[str]]) -> None:
     m = results["machine"]
     lines = [
@@ -642,6 +655,9 @@ def write_markdown(path: Path, results: dict[str, Any], printed: dict[str, list[
     ):
         lines += [f"## {title}", "", "```", *printed.get(key, ["(not run)"]), "```", ""]
     lines += ["## Notes", "", *[f"- {note}" for note in results["notes"]], ""]
+    kept = kept_section(path)
+    if kept:
+        lines += [*kept, ""]
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("\n".join(lines))
 

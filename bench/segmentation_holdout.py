@@ -10,12 +10,61 @@ runs with every PET voxel multiplied (calibration shift), measured in the same r
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
-import numpy as np
 import SimpleITK as sitk
+
+#: A cohort variant: (case, CT, PET, ground truth) -> the (CT, PET, ground truth) the model and the score see.
+Variant = Callable[[Any, sitk.Image, sitk.Image, sitk.Image], tuple[sitk.Image, sitk.Image, sitk.Image]]
+
+
+def scale_pet(pet: sitk.Image, factor: float) -> sitk.Image:
+    """``pet`` with every voxel multiplied by ``factor`` (a calibration shift), as float32."""
+    return sitk.Cast(pet, sitk.sitkFloat32) * float(factor)
+
+
+def score_cases(segmenter: Any, cases: Sequence[Any], variant: Variant | None = None) -> dict[str, Any]:
+    """GTVp mean Dice, GTVn aggregated Dice, GTVn F1 (and TP/FP/FN) of ``segmenter`` on ``cases``
+    (:class:`algorithm.training.seg_data.TrainingCase`), each optionally changed by ``variant`` first;
+    predictions on the (variant's) CT grid, scored with the evaluation's metric code; ``seconds`` added."""
+    from bench.unseen_centres import score_label, summarise_variant
+    from hecktor.imageio import read_image
+
+    start = time.perf_counter()
+    rows = []
+    for case in cases:
+        ct, pet, truth = read_image(case.ct, "CT"), read_image(case.pet, "PET"), read_image(case.label)
+        if variant is not None:
+            ct, pet, truth = variant(case, ct, pet, truth)
+        rows.append(score_label(segmenter.segment(ct, pet), truth))
+    summary = {k: math.nan if v is None else v for k, v in summarise_variant(rows).items()}  # None: no GTVn at all
+    return {**summary, "seconds": time.perf_counter() - start}
+
+
+def summary_line(summary: dict[str, Any]) -> str:
+    """One printed line of :func:`score_cases`'s figures."""
+    return (
+        f"GTVp mean Dice {summary['gtvp_mean_dice']:.3f}, GTVn aggregated Dice {summary['gtvn_aggregated_dice']:.3f},"
+        f" GTVn F1 {summary['gtvn_f1']:.3f} (TP {summary['gtvn_tp']} FP {summary['gtvn_fp']} FN {summary['gtvn_fn']}),"
+        f" {summary['seconds']:.0f} s"
+    )
+
+
+def load_segmenter(model_dir: Path | None, tta: bool, threads: int) -> tuple[Any, Path]:
+    """The segmenter of ``model_dir`` (default: the bundled model) on the CPU with ``threads`` torch threads."""
+    import torch
+
+    from algorithm.models import resolve_component_dir
+    from algorithm.segmentation import Segmenter
+
+    torch.set_num_threads(threads)
+    model_dir = model_dir or resolve_component_dir("segmentation", None)
+    return Segmenter.load(model_dir, device="cpu", tta=tta), model_dir
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -28,39 +77,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-cases", type=int, default=None, help="only the first N cases")
     args = parser.parse_args(argv)
 
-    import torch
-
-    from algorithm.models import resolve_component_dir
-    from algorithm.segmentation import Segmenter
     from algorithm.training.seg_data import find_cases
-    from evaluation.metrics.lesions import DetectionCounts, detect_lesions, f1_from_counts
-    from evaluation.metrics.overlap import aggregated_dice, dice_with_convention, label_overlaps
-    from hecktor.imageio import read_image
 
-    torch.set_num_threads(args.threads)
-    model_dir = args.model_dir or resolve_component_dir("segmentation", None)
-    segmenter = Segmenter.load(model_dir, device="cpu", tta=args.tta)
+    segmenter, model_dir = load_segmenter(args.model_dir, args.tta, args.threads)
     cases = find_cases(args.data)[: args.max_cases]
     print(f"{len(cases)} cases from {args.data}, model {model_dir}, TTA {args.tta}")
     for scale in [1.0, *args.pet_scale]:
-        start = time.perf_counter()
-        gtvp, gtvn, counts = [], [], DetectionCounts(0, 0, 0)
-        for case in cases:
-            ct, pet, truth = read_image(case.ct, "CT"), read_image(case.pet, "PET"), read_image(case.label)
-            if scale != 1.0:
-                pet = sitk.Cast(pet, sitk.sitkFloat32) * float(scale)
-            pred = sitk.GetArrayFromImage(segmenter.segment(ct, pet))
-            true = sitk.GetArrayFromImage(truth)
-            overlaps = label_overlaps(pred, true, float(np.prod(truth.GetSpacing())))
-            gtvp.append(dice_with_convention(overlaps[1]))
-            gtvn.append(overlaps[2])
-            counts = counts + detect_lesions(pred == 2, true == 2)[0]
-        agg = aggregated_dice(gtvn)
-        f1 = f1_from_counts(counts)
-        print(
-            f"PET x{scale:g}: GTVp mean Dice {np.mean(gtvp):.3f}, GTVn aggregated Dice {agg:.3f},"
-            f" GTVn F1 {f1:.3f} (TP {counts.tp} FP {counts.fp} FN {counts.fn}), {time.perf_counter() - start:.0f} s"
-        )
+
+        def scaled(_case: Any, ct: sitk.Image, pet: sitk.Image, truth: sitk.Image, f: float = scale) -> tuple:
+            return ct, scale_pet(pet, f), truth
+
+        print(f"PET x{scale:g}: " + summary_line(score_cases(segmenter, cases, None if scale == 1.0 else scaled)))
     return 0
 
 

@@ -27,7 +27,7 @@ Usage (about 3-5 minutes on one core)::
     python -m bench.unseen_centres [--cases 6] [--seed 1001] [--out bench/output/unseen] [--json FILE]
 
 It only uses the public entry points (``algorithm.pipeline.Algorithm``, ``synthetic``,
-``evaluation.metrics``), so the same file runs on an older checkout for a before/after comparison.
+``hecktor.metrics``), so the same file runs on an older checkout for a before/after comparison.
 """
 
 from __future__ import annotations
@@ -118,13 +118,20 @@ def build_cohort(out: Path, n_cases: int, seed: int) -> list[str]:
 
 
 def score_case(label_path: Path, truth_path: Path) -> dict[str, Any]:
-    """GTVp and GTVn overlaps (mm^3) and GTVn detection counts of one predicted label."""
+    """GTVp and GTVn overlaps (mm^3) and GTVn detection counts of one predicted label file."""
     import SimpleITK as sitk
 
-    from evaluation.metrics.lesions import detect_lesions
-    from evaluation.metrics.overlap import label_overlaps
+    return score_label(sitk.ReadImage(str(label_path)), sitk.ReadImage(str(truth_path)))
 
-    pred_img, truth_img = sitk.ReadImage(str(label_path)), sitk.ReadImage(str(truth_path))
+
+def score_label(pred_img: Any, truth_img: Any) -> dict[str, Any]:
+    """GTVp and GTVn overlaps (mm^3) and GTVn detection counts of a predicted label image (SimpleITK) against
+    the ground truth on the same grid (the evaluation's own metric code)."""
+    import SimpleITK as sitk
+
+    from hecktor.metrics.lesions import detect_lesions
+    from hecktor.metrics.overlap import label_overlaps
+
     pred, truth = sitk.GetArrayFromImage(pred_img), sitk.GetArrayFromImage(truth_img)
     voxel = float(np.prod(truth_img.GetSpacing()))
     overlaps = label_overlaps(pred, truth, voxel)
@@ -133,8 +140,9 @@ def score_case(label_path: Path, truth_path: Path) -> dict[str, Any]:
 
 
 def summarise_variant(rows: list[dict[str, Any]]) -> dict[str, float | None]:
-    from evaluation.metrics.lesions import f1_from_counts
-    from evaluation.metrics.overlap import aggregated_dice, dice_with_convention
+    """GTVp mean Dice, GTVn aggregated Dice, GTVn F1 and its TP/FP/FN over the rows of :func:`score_label`."""
+    from hecktor.metrics.lesions import f1_from_counts
+    from hecktor.metrics.overlap import aggregated_dice, dice_with_convention
 
     gtvp = [dice_with_convention(r["overlaps"][1]) for r in rows]
     counts = sum((r["detection"] for r in rows[1:]), rows[0]["detection"])  # DetectionCounts add up
@@ -142,6 +150,9 @@ def summarise_variant(rows: list[dict[str, Any]]) -> dict[str, float | None]:
         "gtvp_mean_dice": float(np.mean(gtvp)),
         "gtvn_aggregated_dice": aggregated_dice([r["overlaps"][2] for r in rows]),
         "gtvn_f1": f1_from_counts(counts),
+        "gtvn_tp": counts.tp,
+        "gtvn_fp": counts.fp,
+        "gtvn_fn": counts.fn,
     }
 
 

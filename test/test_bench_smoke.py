@@ -193,3 +193,68 @@ def test_gpu_report_from_a_cuda_shaped_run():
     assert "DOES NOT FIT" in targets and "not T4 seconds" in targets
     notes = notes_for({"machine": {"usable_cores": 2}, "algorithm": [], "gpu": runs[:2]})
     assert any("5 folds" in note for note in notes)
+
+
+def test_pet_calibration_factors_and_oblique_grid():
+    """Per-centre factors: seeded, one per centre, inside [low, high]; the oblique grid covers the whole scan."""
+    import numpy as np
+    import SimpleITK as sitk
+
+    from bench.pet_calibration import centre_factors, on_oblique_grid
+
+    factors = centre_factors(["HGJ", "CHUM", "HGJ", "MDA"], seed=16)
+    assert list(factors) == ["CHUM", "HGJ", "MDA"]
+    assert factors == centre_factors(["MDA", "CHUM", "HGJ"], seed=16)
+    assert factors != centre_factors(["MDA", "CHUM", "HGJ"], seed=17)
+    assert all(0.5 <= f <= 2.0 for f in factors.values())
+    assert centre_factors(["A"], seed=0, low=1.5, high=1.5) == {"A": pytest.approx(1.5)}
+
+    image = sitk.GetImageFromArray(np.ones((10, 20, 30), dtype=np.float32))
+    image.SetSpacing((2.0, 2.5, 4.0))
+    image.SetOrigin((-10.0, 5.0, 30.0))
+    oblique = on_oblique_grid(image, 20.0, sitk.sitkNearestNeighbor, 0.0)
+    direction = np.asarray(oblique.GetDirection()).reshape(3, 3)
+    assert np.degrees(np.arccos(direction[1, 1])) == pytest.approx(20.0)
+    assert oblique.GetSpacing() == image.GetSpacing()
+    # Every voxel of the scan lands on the new grid: the total is kept to within interpolation at the edges.
+    total = float(sitk.GetArrayViewFromImage(oblique).sum())
+    assert 0.9 * 6000 < total < 1.1 * 6000
+
+
+@pytest.mark.slow  # segments a generated cohort three times with the bundled model
+def test_pet_calibration_bench_runs_every_variant(tmp_path, capsys):
+    if not (BUNDLED / "fold_0.pt").is_file():
+        pytest.skip("no bundled segmentation weights")
+    from bench.pet_calibration import main
+
+    report = tmp_path / "report.json"
+    assert main(["--cases", "2", "--out", str(tmp_path / "cohort"), "--json", str(report)]) == 0
+    printed = capsys.readouterr().out
+    assert "per-centre PET factors:" in printed and "target <= 0.03" in printed
+    figures = json.loads(report.read_text())
+    assert set(figures["variants"]) == {"unshifted", "per-centre PET", "oblique grid 20 deg"}
+    from algorithm.training.seg_data import find_cases
+
+    assert set(figures["factors"]) == {case.centre for case in find_cases(tmp_path / "cohort" / "data")}
+    for summary in figures["variants"].values():
+        assert 0.0 <= summary["gtvp_mean_dice"] <= 1.0
+        assert summary["gtvn_tp"] + summary["gtvn_fn"] > 0
+
+
+def test_results_md_rewrite_keeps_the_stand_alone_benches_section(tmp_path, monkeypatch):
+    """bench.run rewrites RESULTS.md but keeps what follows its marker (figures of the stand-alone benches)."""
+    import bench.run as run
+
+    path = tmp_path / "RESULTS.md"
+    path.write_text(f"stale generated part\n{run.KEPT_MARKER}\n## PET calibration\nfigures\n")
+    monkeypatch.setattr(run, "machine_lines", lambda _m: ["a CPU"])
+    results = {"machine": {}, "command": "bench", "date": "today", "elapsed_s": 60.0, "cases": {}, "notes": []}
+    run.write_markdown(path, results, {})
+    text = path.read_text()
+    assert "stale generated part" not in text and "- a CPU" in text
+    assert text.count(run.KEPT_MARKER) == 1 and f"{run.KEPT_MARKER}\n## PET calibration\nfigures\n" in text
+    run.write_markdown(path, results, {})
+    assert path.read_text() == text
+    fresh = tmp_path / "fresh.md"
+    run.write_markdown(fresh, results, {})
+    assert run.KEPT_MARKER not in fresh.read_text()
