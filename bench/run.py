@@ -55,6 +55,8 @@ T4_GPU_GIB = 15.0
 #: The issue's memory target for a whole-body case on 2 CPU cores: 8 GB (decimal), in GiB.
 RAM_TARGET_GIB = 8.0 * GIB_PER_GB
 
+#: Heading of the part of ``--results-md`` that a rerun keeps: the other bench scripts' figures, recorded by hand.
+KEPT_SECTION = "## Other bench scripts (recorded by hand; `bench.run` keeps this part)"
 #: What the Makefile's targets run (bench/RESULTS.md quotes them).
 MAKE_BENCH = "python -m bench.run --out bench/output --results-md bench/RESULTS.md"
 MAKE_BENCH_GPU = "python -m bench.run --device cuda --out bench/output/gpu --results-md bench/RESULTS-gpu.md"
@@ -642,8 +644,12 @@ def write_markdown(path: Path, results: dict[str, Any], printed: dict[str, list[
     ):
         lines += [f"## {title}", "", "```", *printed.get(key, ["(not run)"]), "```", ""]
     lines += ["## Notes", "", *[f"- {note}" for note in results["notes"]], ""]
+    text = "\n".join(lines)
+    previous = path.read_text() if path.is_file() else ""
+    if KEPT_SECTION in previous:  # figures of the other bench scripts, recorded by hand: kept as they are
+        text += "\n" + previous[previous.index(KEPT_SECTION) :]
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("\n".join(lines))
+    path.write_text(text)
 
 
 def notes_for(results: dict[str, Any]) -> list[str]:

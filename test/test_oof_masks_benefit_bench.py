@@ -47,3 +47,23 @@ def test_training_record_names_out_of_fold_masks(tmp_path: Path) -> None:
     assert masks_label(f"oof:{tmp_path / 'run'}") == f"out-of-fold ({tmp_path / 'run' / 'oof'})"
     assert masks_label("ground-truth") == "ground-truth"
     assert masks_label(tmp_path / "preds") == "predicted (preds)"
+
+
+def test_bench_run_keeps_the_hand_recorded_section(tmp_path: Path) -> None:
+    from bench import run
+
+    path = tmp_path / "RESULTS.md"
+    kept = f"{run.KEPT_SECTION}\n\n### bench.oof_masks_benefit\n\nC 0.6 vs 0.5\n"
+    path.write_text("# Benchmark results\n\nold generated part\n\n" + kept)
+    results = {
+        "machine": {"load_average_start": [1.0]},
+        "command": "python -m bench.run",
+        "date": "today",
+        "elapsed_s": 60.0,
+        "cases": {},
+        "notes": ["a note"],
+    }
+    run.write_markdown(path, results, {"targets": ["all met"]})
+    text = path.read_text()
+    assert "old generated part" not in text and "all met" in text and "- a note" in text
+    assert text.endswith(kept) and text.count(run.KEPT_SECTION) == 1
