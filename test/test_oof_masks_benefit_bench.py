@@ -18,7 +18,7 @@ def test_bench_fits_on_oof_masks_and_scores_both_views(tmp_path: Path, capsys: p
     argv += ["--holdout-size", "14", "--holdout-cases", "3", "--bootstrap", "10", "--json", str(tmp_path / "r.json")]
     assert oof_masks_benefit.main(argv) == 0
     printed = capsys.readouterr().out
-    assert "bundled segmentation model" in printed and "oof − gt" in printed
+    assert "bundled segmentation model" in printed and "oof − gt" in printed and "target (issue 16), AUC" in printed
     # the training masks are in the layout `train segmentation` writes and `--masks oof:RUN` reads
     run = cache / "oof_runs" / "syn8_14"
     assert len(list((run / "oof").glob("*.nii.gz"))) == 14
@@ -67,3 +67,18 @@ def test_bench_run_keeps_the_hand_recorded_section(tmp_path: Path) -> None:
     text = path.read_text()
     assert "old generated part" not in text and "all met" in text and "- a note" in text
     assert text.endswith(kept) and text.count(run.KEPT_SECTION) == 1
+
+
+def test_verdict_needs_every_seed_for_met() -> None:
+    def entry(per_seed: list[float]) -> dict[str, list]:
+        return {"per_seed": per_seed, "ci": [(d - 0.05, d + 0.05) for d in per_seed]}
+
+    deltas = {
+        "c_index": entry([0.02, -0.01, 0.01]),
+        "auc": entry([0.08, 0.04, 0.02]),
+        "balanced_accuracy": entry([-0.1]),
+    }
+    c, auc, ba = oof_masks_benefit.verdict(deltas)
+    assert "C-index" in c and ": NOT SHOWN (mean +0.007; higher on 2 of 3 seeds, CI above 0 on 0)" in c
+    assert ": MET (mean +0.047; higher on 3 of 3 seeds, CI above 0 on 1)" in auc
+    assert ": NOT MET (mean -0.100" in ba
