@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from algorithm.training.cases import GROUND_TRUTH, TrainingCase
+from algorithm.training.oof_masks import resolve_masks
 from algorithm.training.options import DataOptions
 from algorithm.training.training_set import TrainingSet
 
@@ -20,8 +21,14 @@ def figure(value: float | None) -> str:
 
 
 def masks_label(masks: str | Path) -> str:
-    """How the training record names ``--masks``: ``ground-truth`` or ``predicted (<folder name>)``."""
-    return str(masks) if str(masks) == GROUND_TRUTH else f"predicted ({Path(masks).name})"
+    """How the training record names ``--masks``: ``ground-truth``, ``out-of-fold (<RUN>/oof)`` for
+    ``oof[:RUN]``, or ``predicted (<folder name>)``."""
+    text = str(masks)
+    if text == GROUND_TRUTH:
+        return text
+    if text == "oof" or text.startswith("oof:"):
+        return f"out-of-fold ({resolve_masks(text)})"
+    return f"predicted ({Path(masks).name})"
 
 
 def rounded_timings(timings: dict[str, float]) -> dict[str, float]:
