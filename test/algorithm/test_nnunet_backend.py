@@ -116,3 +116,15 @@ def test_splits_group_folds_by_centre() -> None:
     assert [len(s["val"]) for s in splits] == [6, 4, 3]
     with pytest.raises(HecktorError, match="4 centre"):
         centre_grouped_folds(ids, 5)
+
+
+def test_nnunet_trainer_variants_are_found_without_timm() -> None:
+    """nnU-Net's own lookup imports its Primus trainers (timm) before its variants: the kit's lookup does not."""
+    code = (
+        "from algorithm.training.nnunet_trainers import find_trainer_class as f\n"
+        "names = ['nnUNetTrainer', 'nnUNetTrainerNoMirroring', 'nnUNetTrainer_250epochs', 'nnUNetTrainer_kitSmoke']\n"
+        "assert [f(n).__name__ for n in names] == names, [f(n) for n in names]\n"
+        "assert f('nnUNetTrainer_noSuchThing') is None"
+    )
+    modules = _imported_after(code)
+    assert "nnunetv2" in modules and not modules & {"torchvision", "timm"}

@@ -35,20 +35,18 @@ KIND = "nnunet"
 
 
 def _trainer_class(name: str) -> type:
-    """nnU-Net's trainer class by name (nnU-Net's own or ``nnUNet_extTrainer``'s, else the kit's), else nnU-Net's
-    base trainer, whose network is the plans' architecture (logged)."""
+    """nnU-Net's trainer class by name (the kit's, nnU-Net's own or ``nnUNet_extTrainer``'s:
+    :func:`~algorithm.training.nnunet_trainers.find_trainer_class`), else nnU-Net's base trainer, whose network is
+    the plans' architecture (logged)."""
     from nnunetv2.training.nnUNetTrainer.nnUNetTrainer import nnUNetTrainer
-    from nnunetv2.utilities.find_objects import recursive_find_trainer_class_by_name
 
-    from algorithm.training import nnunet_trainers
+    from algorithm.training.nnunet_trainers import find_trainer_class
 
-    if hasattr(nnunet_trainers, name):
-        return getattr(nnunet_trainers, name)
-    try:
-        return recursive_find_trainer_class_by_name(name)
-    except (RuntimeError, AssertionError):
+    found = find_trainer_class(name)
+    if found is None:
         log.warning("nnU-Net trainer %s is not installed: the network is built from the plans alone", name)
         return nnUNetTrainer
+    return found
 
 
 @dataclass
