@@ -347,7 +347,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--spacing", nargs="+", default=[str(s) for s in HECKTOR_SPACING_ZYX],
                         help="3d_fullres target spacing z y x mm written into the plans copy, or 'plans'")  # fmt: skip
     parser.add_argument("--step-size", type=float, default=1.0, help="sliding-window step (both sides)")
-    parser.add_argument("--wb-z-mm", type=float, default=1.5, help="slice spacing of the whole-body CT (mm; 0: as generated, 2.49 mm)")
+    parser.add_argument(
+        "--wb-z-mm", type=float, default=1.5, help="slice spacing of the whole-body CT (mm; 0: as generated, 2.49 mm)"
+    )
     parser.add_argument("--quick", action="store_true", help="the small synthetic case for both parts (smoke)")
     parser.add_argument("--json-out", type=Path, default=None)
     args = parser.parse_args(argv)
