@@ -13,7 +13,7 @@ lies on exactly the CT grid (uint8: 0, 1 GTVp, 2 GTVn).
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -22,9 +22,11 @@ import SimpleITK as sitk
 import torch
 
 from algorithm.segmentation.config import ModelError
+from algorithm.segmentation.memory import run_steps
 from algorithm.segmentation.nnunet.block import cut_case, mask_on_ct
 from algorithm.segmentation.nnunet.channels import stack_input
 from algorithm.segmentation.nnunet.folder import CHECKPOINTS, dataset_info, fold_dirs
+from algorithm.segmentation.nnunet.memory import NnUNetPlan, configure, nnunet_degradation_steps
 from algorithm.segmentation.nnunet.options import NnUNetOptions
 from algorithm.segmentation.postprocess import remove_small_components
 from hecktor.progress import peak_rss_gib, stage
@@ -60,6 +62,8 @@ class NnUNetSegmenter:
         folds: the folds averaged.
         channels: the kit's name of each input channel, in the model's order.
         label_lut: nnU-Net's label value -> the kit's label (uint8 lookup table).
+        parameters: every fold's weights, and ``mirroring``: the requested mirroring (the memory fallbacks of
+            :mod:`algorithm.segmentation.nnunet.memory` change the predictor per attempt, these do not change).
     """
 
     model_dir: Path
@@ -69,6 +73,12 @@ class NnUNetSegmenter:
     folds: list[str]
     channels: tuple[str, ...]
     label_lut: np.ndarray
+    parameters: list[dict] = field(init=False)
+    mirroring: bool = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.parameters = list(self.predictor.list_of_parameters)
+        self.mirroring = bool(self.predictor.use_mirroring)
 
     @classmethod
     def load(
@@ -181,6 +191,17 @@ class NnUNetSegmenter:
             "device": str(self.device),
         }
 
+    def _infer(self, image: np.ndarray, spacing_zyx: list[float]) -> np.ndarray:
+        """nnU-Net's segmentation of ``image`` (C, z, y, x) on its own voxels, with the memory fallbacks."""
+        first = NnUNetPlan(self.device, self.device.type == "cuda", self.mirroring, None, self.options.tile_step_size)
+        mirror_axes = bool(self.predictor.allowed_mirroring_axes)
+
+        def attempt(plan: NnUNetPlan) -> np.ndarray:
+            configure(self.predictor, self.parameters, plan)
+            return self.predictor.predict_single_npy_array(image, {"spacing": spacing_zyx}, None, None, False)
+
+        return run_steps(attempt, nnunet_degradation_steps(first, len(self.parameters), mirror_axes))
+
     def segment(self, ct: sitk.Image, pet: sitk.Image, timings: dict[str, float] | None = None) -> sitk.Image:
         """Label image (uint8: 0 background, 1 GTVp, 2 GTVn) on exactly the CT grid.
 
@@ -208,7 +229,7 @@ class NnUNetSegmenter:
             )
         with stage("infer", log, timings):
             spacing_zyx = [float(s) for s in case.ct.GetSpacing()[::-1]]
-            seg = self.predictor.predict_single_npy_array(image, {"spacing": spacing_zyx}, None, None, False)
+            seg = self._infer(image, spacing_zyx)
         del image
         voxel_mm3 = float(np.prod(ct.GetSpacing()))
         with stage("postprocess", log, timings):
