@@ -57,6 +57,8 @@ RAM_TARGET_GIB = 8.0 * GIB_PER_GB
 
 #: What the Makefile's targets run (bench/RESULTS.md quotes them).
 MAKE_BENCH = "python -m bench.run --out bench/output --results-md bench/RESULTS.md"
+#: RESULTS.md from this line on is kept when bench.run rewrites it (other benchmarks' sections).
+KEPT_MARKER = "<!-- kept by bench.run: other benchmarks' sections below -->"
 MAKE_BENCH_GPU = "python -m bench.run --device cuda --out bench/output/gpu --results-md bench/RESULTS-gpu.md"
 
 STAGE_ORDER = [
@@ -643,6 +645,9 @@ def write_markdown(path: Path, results: dict[str, Any], printed: dict[str, list[
         lines += [f"## {title}", "", "```", *printed.get(key, ["(not run)"]), "```", ""]
     lines += ["## Notes", "", *[f"- {note}" for note in results["notes"]], ""]
     path.parent.mkdir(parents=True, exist_ok=True)
+    kept = path.read_text().split(KEPT_MARKER, 1) if path.is_file() else []
+    if len(kept) == 2:  # sections other benchmarks wrote (bench/nnunet_vs_predict.py) stay
+        lines += [KEPT_MARKER + kept[1].rstrip("\n"), ""]
     path.write_text("\n".join(lines))
 
 
