@@ -258,3 +258,25 @@ def test_results_md_rewrite_keeps_the_stand_alone_benches_section(tmp_path, monk
     fresh = tmp_path / "fresh.md"
     run.write_markdown(fresh, results, {})
     assert run.KEPT_MARKER not in fresh.read_text()
+
+
+@pytest.mark.slow  # the session's nnU-Net smoke training (test/conftest.py), then four child jobs
+def test_nnunet_vs_predict_runs_both_sides_and_prints_ratios(nnunet_results, tmp_path):
+    out = tmp_path / "nnunet.json"
+    cmd = [sys.executable, "-m", "bench.nnunet_vs_predict", "--quick", "--model", str(nnunet_results)]
+    cmd += ["--cache", str(tmp_path / "cache"), "--spacing", "plans", "--json-out", str(out)]
+    proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
+    result = json.loads(out.read_text())
+    for part in ("block", "whole"):
+        for side in ("kit", "nnunet"):
+            measured = result[part][side]
+            assert 0 < measured["network_s"] < measured["entry_s"] < measured["wall_s"], (part, side, measured)
+            assert measured["pre_post_s"] > 0 and measured["peak_rss_gib"] > 0.1, (part, side, measured)
+            assert measured["peak_tree_rss_gib"] > 0.1, (part, side, measured)
+        # each side wrote its mask: the kit's on the CT grid (.mha), nnU-Net's own export
+        assert list((tmp_path / "cache" / "run" / part / "kit-out").rglob("*.mha"))
+        assert (tmp_path / "cache" / "run" / part / "nnunet-out" / "CASE.nii.gz").is_file()
+    assert any(line.startswith("pre+post (network excluded)") for line in result["lines"])
+    assert any(line.startswith("peak RSS, one process GiB") for line in result["lines"])
+    assert "pre+post (network excluded)" in proc.stdout

@@ -13,7 +13,8 @@ GPU, or an allocator ``RuntimeError`` such as "DefaultCPUAllocator: can't alloca
 6. the CPU instead of the GPU.
 
 Only when the last step also runs out of memory is :class:`SegmentationOutOfMemory` raised; the
-pipeline then writes the empty-mask fallback with a log line saying so plainly.
+pipeline then writes the empty-mask fallback with a log line saying so plainly. :func:`run_steps` is the
+mechanism, whatever the steps: the nnU-Net path has its own (:mod:`algorithm.segmentation.nnunet.memory`).
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from hecktor.errors import HecktorError
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+P = TypeVar("P")
 
 #: Lower-cased fragments of the messages torch, numpy and the allocators give when memory runs out.
 OOM_MESSAGES = (
@@ -123,13 +125,20 @@ def degradation_steps(
 def run_degrading(
     attempt: Callable[[InferencePlan], T], first: InferencePlan, n_folds: int, patch: Sequence[int] | None = None
 ) -> T:
-    """``attempt(plan)`` for each plan of :func:`degradation_steps` until one does not run out of memory.
+    """``attempt(plan)`` for each plan of :func:`degradation_steps` until one does not run out of memory
+    (:func:`run_steps`)."""
+    return run_steps(attempt, degradation_steps(first, n_folds, patch))
+
+
+def run_steps(attempt: Callable[[P], T], steps: Sequence[tuple[str, P]]) -> T:
+    """``attempt(plan)`` for each ``(sentence, plan)`` of ``steps`` (the first sentence ``""``) until one does not run
+    out of memory, each step logged; any plan with a ``device`` attribute (the MONAI path's
+    :class:`InferencePlan`, the nnU-Net path's plan).
 
     Raises:
         SegmentationOutOfMemory: every step ran out of memory (the message lists the steps tried).
         Exception: anything ``attempt`` raises that is not about memory, unchanged.
     """
-    steps = degradation_steps(first, n_folds, patch)
     tried: list[str] = []
     for k, (step, plan) in enumerate(steps):
         if step:

@@ -358,18 +358,12 @@ def _planning_threads() -> Iterator[None]:
 
 
 def _trainer(name: str) -> type:
-    from nnunetv2.utilities.find_objects import recursive_find_trainer_class_by_name
+    from algorithm.training.nnunet_trainers import find_trainer_class
 
-    from algorithm.training import nnunet_trainers
-
-    if hasattr(nnunet_trainers, name):
-        return getattr(nnunet_trainers, name)
-    try:
-        return recursive_find_trainer_class_by_name(name)
-    except RuntimeError:
-        raise HecktorError(
-            f"nnU-Net trainer {name!r} not found (nnU-Net's own, nnUNet_extTrainer's or the kit's)"
-        ) from None
+    found = find_trainer_class(name)
+    if found is None:
+        raise HecktorError(f"nnU-Net trainer {name!r} not found (nnU-Net's own, nnUNet_extTrainer's or the kit's)")
+    return found
 
 
 def export_model(model_dir: Path, target: Path, options: NnUNetOptions) -> Path:

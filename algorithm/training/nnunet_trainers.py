@@ -30,3 +30,32 @@ class nnUNetTrainer_kitSmoke(nnUNetTrainerNoMirroring):
         self.num_epochs = int(os.environ.get("HECKTOR_NNUNET_EPOCHS", "2"))
         self.num_iterations_per_epoch = int(os.environ.get("HECKTOR_NNUNET_ITERATIONS", "3"))
         self.num_val_iterations_per_epoch = int(os.environ.get("HECKTOR_NNUNET_VAL_ITERATIONS", "1"))
+
+
+def find_trainer_class(name: str) -> type | None:
+    """An nnU-Net trainer class by name, or ``None``: the kit's, then nnU-Net's base and its ``variants`` package,
+    then nnU-Net's own search (its other packages and ``nnUNet_extTrainer``).
+
+    nnU-Net's own search (``recursive_find_trainer_class_by_name``) imports its ``primus`` package, which imports
+    timm, before it reaches ``variants``: with timm not installed it fails with ``No module named 'timm'`` for
+    every trainer but ``nnUNetTrainer`` (``nnUNetTrainerNoMirroring``, ``nnUNetTrainer_250epochs``, ...). The
+    ``variants`` package imports neither timm nor torchvision. A module that needs a package not installed counts
+    as not found.
+    """
+    import nnunetv2
+    from nnunetv2.training.nnUNetTrainer.nnUNetTrainer import nnUNetTrainer
+    from nnunetv2.utilities.find_class_by_name import recursive_find_python_class
+    from nnunetv2.utilities.find_objects import recursive_find_trainer_class_by_name
+
+    if name in globals() and isinstance(globals()[name], type):
+        return globals()[name]
+    if name == nnUNetTrainer.__name__:
+        return nnUNetTrainer
+    variants = os.path.join(nnunetv2.__path__[0], "training", "nnUNetTrainer", "variants")
+    found = recursive_find_python_class(variants, name, "nnunetv2.training.nnUNetTrainer.variants")
+    if found is not None:
+        return found
+    try:
+        return recursive_find_trainer_class_by_name(name)
+    except (RuntimeError, AssertionError, ImportError):
+        return None

@@ -151,3 +151,15 @@ def test_the_locator_target_is_the_dilated_lesion_union_on_the_whole_scan_box(tm
     assert ct.GetSize() == case.ct.GetSize() and box.method == "whole-scan"
     assert values[lesion].all()  # every lesion voxel is in the region (identity-direction CT: same voxels)
     assert values.sum() > 3 * lesion.sum()  # ... dilated by 20 mm
+
+
+def test_nnunet_trainer_variants_are_found_without_timm() -> None:
+    """nnU-Net's own lookup imports its Primus trainers (timm) before its variants: the kit's lookup does not."""
+    code = (
+        "from algorithm.training.nnunet_trainers import find_trainer_class as f\n"
+        "names = ['nnUNetTrainer', 'nnUNetTrainerNoMirroring', 'nnUNetTrainer_250epochs', 'nnUNetTrainer_kitSmoke']\n"
+        "assert [f(n).__name__ for n in names] == names, [f(n) for n in names]\n"
+        "assert f('nnUNetTrainer_noSuchThing') is None"
+    )
+    modules = _imported_after(code)
+    assert "nnunetv2" in modules and not modules & {"torchvision", "timm"}

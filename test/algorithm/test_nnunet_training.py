@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -23,31 +22,19 @@ from algorithm.segmentation.ensemble import write_descriptor
 from algorithm.segmentation.network import build_network, state_dict_cpu
 from algorithm.training.segmentation import resolve_config
 from evaluation.cli import main as evaluation_main
-from synthetic import generate_case, generate_cohort, write_grand_challenge_layout, write_training_layout
+from synthetic import generate_case, write_grand_challenge_layout
 
 pytestmark = pytest.mark.slow
 REPO = Path(__file__).resolve().parents[2]
-SMOKE_ENV = {"nnUNet_n_proc_DA": "0", "HECKTOR_NNUNET_EPOCHS": "2", "HECKTOR_NNUNET_ITERATIONS": "2"}
-#: The trained-model folder of the smoke run: the SJTU member's plans (ResEnc-L) and input [CT, CT^2, cbrt(CT), PET].
+#: The trained-model folder of the session's smoke run (test/conftest.py: NNUNET_RESULTS): the SJTU member's
+#: plans (ResEnc-L) and input [CT, CT^2, cbrt(CT), PET].
 RESULTS_NAME = "nnUNetTrainer_kitSmoke__nnUNetResEncUNetLPlans__3d_fullres"
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """``--out`` of a smoke training: 6 cases of 6 centres, 2 centre-grouped folds, fold 0, a 32^3 patch; ResEnc-L
-    plans on the SJTU channels (the recipe's nnU-Net member, shared by every test here)."""
-    data = tmp_path_factory.mktemp("nnunet_data")
-    write_training_layout(generate_cohort(n=6, seed=3, size="small"), data)
-    out = tmp_path_factory.mktemp("nnunet_run")
-    argv = [sys.executable, "-m", "algorithm", "train", "segmentation", "--backend", "nnunet", "--data", str(data),
-            "--out", str(out), "--trainer", "nnUNetTrainer_kitSmoke", "--n-folds", "2", "--folds", "0",
-            "--crop-size-mm", "160", "160", "272", "--patch-size", "32", "32", "32", "--base-features", "4",
-            "--processes", "1", "--threads", "2", "--device", "cpu", "--plans", "nnUNetResEncUNetLPlans",
-            "--channels", "sjtu"]  # fmt: skip
-    done = subprocess.run(argv, cwd=REPO, env={**os.environ, **SMOKE_ENV}, capture_output=True, text=True, timeout=900)
-    (out / "train.log").write_text(done.stdout + done.stderr)
-    assert done.returncode == 0, (done.stdout + done.stderr)[-3000:]
-    return out
+def trained(nnunet_trained: Path) -> Path:
+    """The session's smoke training (test/conftest.py)."""
+    return nnunet_trained
 
 
 def test_training_writes_an_nnunet_dataset_splits_and_a_trained_model_folder(trained: Path) -> None:

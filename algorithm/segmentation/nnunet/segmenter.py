@@ -13,7 +13,7 @@ lies on exactly the CT grid (uint8: 0, 1 GTVp, 2 GTVn).
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -22,9 +22,11 @@ import SimpleITK as sitk
 import torch
 
 from algorithm.segmentation.config import ModelError
+from algorithm.segmentation.memory import run_steps
 from algorithm.segmentation.nnunet.block import CaseBlock, cut_case, mask_on_ct
 from algorithm.segmentation.nnunet.channels import stack_input
 from algorithm.segmentation.nnunet.folder import CHECKPOINTS, dataset_info, fold_dirs
+from algorithm.segmentation.nnunet.memory import NnUNetPlan, configure, nnunet_degradation_steps
 from algorithm.segmentation.nnunet.options import NnUNetOptions
 from algorithm.segmentation.postprocess import remove_small_components
 from hecktor.progress import peak_rss_gib, stage
@@ -35,20 +37,18 @@ KIND = "nnunet"
 
 
 def _trainer_class(name: str) -> type:
-    """nnU-Net's trainer class by name (nnU-Net's own or ``nnUNet_extTrainer``'s, else the kit's), else nnU-Net's
-    base trainer, whose network is the plans' architecture (logged)."""
+    """nnU-Net's trainer class by name (the kit's, nnU-Net's own or ``nnUNet_extTrainer``'s:
+    :func:`~algorithm.training.nnunet_trainers.find_trainer_class`), else nnU-Net's base trainer, whose network is
+    the plans' architecture (logged)."""
     from nnunetv2.training.nnUNetTrainer.nnUNetTrainer import nnUNetTrainer
-    from nnunetv2.utilities.find_objects import recursive_find_trainer_class_by_name
 
-    from algorithm.training import nnunet_trainers
+    from algorithm.training.nnunet_trainers import find_trainer_class
 
-    if hasattr(nnunet_trainers, name):
-        return getattr(nnunet_trainers, name)
-    try:
-        return recursive_find_trainer_class_by_name(name)
-    except (RuntimeError, AssertionError):
+    found = find_trainer_class(name)
+    if found is None:
         log.warning("nnU-Net trainer %s is not installed: the network is built from the plans alone", name)
         return nnUNetTrainer
+    return found
 
 
 @dataclass
@@ -62,6 +62,8 @@ class NnUNetSegmenter:
         folds: the folds averaged.
         channels: the kit's name of each input channel, in the model's order.
         label_lut: nnU-Net's label value -> the kit's label (uint8 lookup table).
+        parameters: every fold's weights, and ``mirroring``: the requested mirroring (the memory fallbacks of
+            :mod:`algorithm.segmentation.nnunet.memory` change the predictor per attempt, these do not change).
     """
 
     model_dir: Path
@@ -71,6 +73,12 @@ class NnUNetSegmenter:
     folds: list[str]
     channels: tuple[str, ...]
     label_lut: np.ndarray
+    parameters: list[dict] = field(init=False)
+    mirroring: bool = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.parameters = list(self.predictor.list_of_parameters)
+        self.mirroring = bool(self.predictor.use_mirroring)
 
     @classmethod
     def load(
@@ -183,6 +191,20 @@ class NnUNetSegmenter:
             "device": str(self.device),
         }
 
+    def _infer(self, image: np.ndarray, spacing_zyx: list[float], probabilities: bool = False) -> Any:
+        """nnU-Net's segmentation of ``image`` (C, z, y, x) on its own voxels, with the memory fallbacks.
+
+        ``probabilities``: also nnU-Net's softmax, as ``(segmentation, probabilities)``.
+        """
+        first = NnUNetPlan(self.device, self.device.type == "cuda", self.mirroring, None, self.options.tile_step_size)
+        mirror_axes = bool(self.predictor.allowed_mirroring_axes)
+
+        def attempt(plan: NnUNetPlan) -> np.ndarray:
+            configure(self.predictor, self.parameters, plan)
+            return self.predictor.predict_single_npy_array(image, {"spacing": spacing_zyx}, None, None, probabilities)
+
+        return run_steps(attempt, nnunet_degradation_steps(first, len(self.parameters), mirror_axes))
+
     def segment(self, ct: sitk.Image, pet: sitk.Image, timings: dict[str, float] | None = None) -> sitk.Image:
         """Label image (uint8: 0 background, 1 GTVp, 2 GTVn) on exactly the CT grid.
 
@@ -210,7 +232,7 @@ class NnUNetSegmenter:
             )
         with stage("infer", log, timings):
             spacing_zyx = [float(s) for s in case.ct.GetSpacing()[::-1]]
-            seg = self.predictor.predict_single_npy_array(image, {"spacing": spacing_zyx}, None, None, False)
+            seg = self._infer(image, spacing_zyx)
         del image
         voxel_mm3 = float(np.prod(ct.GetSpacing()))
         with stage("postprocess", log, timings):
@@ -229,9 +251,9 @@ class NnUNetSegmenter:
     def block_probabilities(self, case: CaseBlock, timings: dict[str, float] | None = None) -> np.ndarray:
         """nnU-Net's softmax on the case's block, as the kit's classes (3, z, y, x) float32 (0, GTVp, GTVn).
 
-        The same preprocessing and predictor as :meth:`segment` (nnU-Net resamples its probabilities back onto the
-        block's own voxels); probabilities of nnU-Net labels that map to one kit label are summed. For ensembles
-        (:mod:`algorithm.segmentation.ensemble`) and the nnU-Net locator.
+        The same preprocessing, predictor and memory fallbacks as :meth:`segment` (nnU-Net resamples its
+        probabilities back onto the block's own voxels); probabilities of nnU-Net labels that map to one kit label
+        are summed. For ensembles (:mod:`algorithm.segmentation.ensemble`) and the nnU-Net locator.
         """
         with stage("crop+resample", log, timings):
             image = stack_input(
@@ -239,7 +261,7 @@ class NnUNetSegmenter:
             )
         with stage("infer", log, timings):
             spacing_zyx = [float(s) for s in case.ct.GetSpacing()[::-1]]
-            _, probs = self.predictor.predict_single_npy_array(image, {"spacing": spacing_zyx}, None, None, True)
+            _, probs = self._infer(image, spacing_zyx, probabilities=True)
         del image
         probs = np.asarray(probs, dtype=np.float32)
         out = np.zeros((3, *probs.shape[1:]), dtype=np.float32)
