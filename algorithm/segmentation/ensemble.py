@@ -45,9 +45,10 @@ from algorithm.model_files import (
 from algorithm.segmentation.config import CONFIG_FILENAME, SegmentationConfig
 from algorithm.segmentation.device import resolve_device
 from algorithm.segmentation.locate import Box
+from algorithm.segmentation.locators import load_locator
 from algorithm.segmentation.map_back import probabilities_on_grid
 from algorithm.segmentation.nnunet.block import CaseBlock, cut_case, mask_on_ct
-from algorithm.segmentation.nnunet.folder import is_nnunet_model_dir
+from algorithm.segmentation.nnunet.folder import MEMBERS_DIRNAME, is_nnunet_model_dir
 from algorithm.segmentation.nnunet.options import NnUNetOptions
 from algorithm.segmentation.postprocess import argmax_labels, remove_small_components
 from algorithm.segmentation.preprocess import BoxLocator, locate_box
@@ -58,13 +59,6 @@ log = logging.getLogger(__name__)
 
 #: The kind of this component in :data:`algorithm.model_files.KINDS`.
 KIND = "ensemble"
-#: Sub-folder holding the members (``members/<name>/``), as for the MONAI-only ensemble.
-MEMBERS_DIRNAME = "members"
-
-
-def has_nnunet_member(model_dir: Path, config: SegmentationConfig) -> bool:
-    """True when one of ``config.members`` is an nnU-Net trained-model folder (the ensemble is then of this kind)."""
-    return any(is_nnunet_model_dir(Path(model_dir) / MEMBERS_DIRNAME / name) for name in config.members)
 
 
 def ensemble_config_path(model_dir: Path) -> Path:
@@ -167,7 +161,6 @@ class EnsembleSegmenter:
             ModelError: the folder, config, a member (one line naming its folder) or the locator is unusable.
         """
         from algorithm.model_files import load_model
-        from algorithm.segmentation.segmenter import Segmenter, load_locator
 
         model_dir = Path(model_dir)
         if not model_dir.is_dir():
@@ -188,7 +181,7 @@ class EnsembleSegmenter:
                 model = load_model("segmentation", folder, device=str(chosen), tta=tta, folds=folds)
             except ModelError as exc:
                 raise ModelError(f"ensemble member {name!r} ({folder}): {exc}") from None
-            if isinstance(model, EnsembleSegmenter) or (isinstance(model, Segmenter) and len(model.members) > 1):
+            if isinstance(model, EnsembleSegmenter) or len(getattr(model, "members", ())) > 1:  # MONAI ensemble
                 raise ModelError(f"{folder}: ensemble member {name!r} is itself an ensemble")
             kind = "nnunet" if is_nnunet_model_dir(folder) else "monai"
             members.append(EnsembleMember(name, kind, float(weight), folder, model))

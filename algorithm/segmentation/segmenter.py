@@ -24,10 +24,11 @@ from algorithm.segmentation.crop import crop_grid
 from algorithm.segmentation.device import resolve_device
 from algorithm.segmentation.infer import mirror_flips, predict_probabilities
 from algorithm.segmentation.locate import Box
-from algorithm.segmentation.locate_net import NetworkLocator
+from algorithm.segmentation.locators import load_locator
 from algorithm.segmentation.map_back import paste_on_ct, probabilities_on_ct_block
 from algorithm.segmentation.memory import InferencePlan, networks_for, run_degrading, scaled_patch
 from algorithm.segmentation.network import load_fold
+from algorithm.segmentation.nnunet.folder import MEMBERS_DIRNAME, has_nnunet_member, is_nnunet_model_dir
 from algorithm.segmentation.normalise import stack_channels
 from algorithm.segmentation.postprocess import remove_small_components
 from algorithm.segmentation.preprocess import CT_OUTSIDE_HU, BoxLocator, locate_and_resample
@@ -36,10 +37,6 @@ from hecktor.geometry import Grid
 from hecktor.progress import peak_rss_gib, stage
 
 log = logging.getLogger(__name__)
-
-
-#: Sub-folder of a model folder holding the members of a heterogeneous ensemble (``members/<name>/``).
-MEMBERS_DIRNAME = "members"
 
 
 @dataclass
@@ -99,19 +96,16 @@ class Segmenter:
         model_dir = Path(model_dir)
         if not model_dir.is_dir():
             raise ModelError(f"{model_dir}: segmentation model folder is missing")
-        from algorithm.segmentation.nnunet.folder import is_nnunet_model_dir
-
         if is_nnunet_model_dir(model_dir):  # (issue 15) an nnU-Net v2 trained-model folder, run as it is
             from algorithm.segmentation.nnunet.segmenter import NnUNetSegmenter
 
             return NnUNetSegmenter.load(model_dir, device, tta, folds)  # type: ignore[return-value]
         config = SegmentationConfig.load(config_path(model_dir))
-        from algorithm.segmentation.ensemble import has_nnunet_member
+        if has_nnunet_member(model_dir, config.members):  # members of different kinds: averaged on the CT block
+            from algorithm.model_files import component_class
 
-        if has_nnunet_member(model_dir, config):  # members of different kinds: averaged on the CT block
-            from algorithm.segmentation.ensemble import EnsembleSegmenter
-
-            return EnsembleSegmenter.load(model_dir, device, tta, folds)  # type: ignore[return-value]
+            ensemble = component_class("segmentation", "ensemble", model_dir)  # the registry: no import cycle
+            return ensemble.load(model_dir, device, tta, folds)  # type: ignore[no-any-return]
         folds_override = folds
         folds = list(config.folds if folds is None else folds)
         if not folds:
@@ -264,18 +258,6 @@ class Segmenter:
             total = probs if total is None else np.add(total, probs, out=total)
         assert total is not None
         return total
-
-
-def load_locator(model_dir: Path, config: SegmentationConfig, device: torch.device) -> BoxLocator | None:
-    """The learned locator ``config.locate`` names (``network``: the kit's MONAI one; ``nnunet``: an nnU-Net
-    folder), from ``model_dir/<locate.network_dir>``; None for the other methods."""
-    if config.locate.method == "network":
-        return NetworkLocator.load(model_dir / config.locate.network_dir, device)
-    if config.locate.method == "nnunet":
-        from algorithm.segmentation.nnunet.locate import NnUNetLocator
-
-        return NnUNetLocator.load(model_dir / config.locate.network_dir, device)
-    return None
 
 
 #: Bounds of the calibration factor (beyond them the PET is not a plausible SUV image anyway).

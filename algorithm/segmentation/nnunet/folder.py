@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -117,3 +118,13 @@ def label_map(path: Path, labels: Any) -> dict[int, int]:
             raise ModelError(f"{path}: label {name!r} = {value} is neither GTVp nor GTVn")
         mapping[int(value)] = kit
     return mapping
+
+
+#: Sub-folder of a model folder holding ensemble members (``members/<name>/``).
+MEMBERS_DIRNAME = "members"
+
+
+def has_nnunet_member(model_dir: str | Path, members: Iterable[str]) -> bool:
+    """True when one of the ensemble's ``members`` (names) is an nnU-Net trained-model folder under
+    ``model_dir/members/`` (the ensemble is then of kind ``ensemble``: members of different kinds)."""
+    return any(is_nnunet_model_dir(Path(model_dir) / MEMBERS_DIRNAME / name) for name in members)
