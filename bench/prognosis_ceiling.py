@@ -8,8 +8,9 @@ is cheap) and scores, on the same cases, against the same follow-up:
 - ``recorded inputs``: the same formula on the recorded record, a missing value replaced by its population
   mean (no model of the observable inputs can know more without the true values);
 - ``true lesions, fitted N``: a ridge Cox (scikit-survival, alpha 1) fitted on N training patients
-  (``--train-seeds``, 600 a seed) on the true lesion parameters (log GTVp volume, GTVp SUVmax, node count)
-  and the recorded clinical fields: what the training-set size alone costs, with perfect image features.
+  (``--train-seeds``, ``--train-cases`` a seed) on the true lesion parameters (log GTVp volume, GTVp
+  SUVmax, node count) and the recorded clinical fields the risk uses: what the training-set size costs
+  with perfect image features and the generator's own choice of inputs.
 
     python -m bench.prognosis_ceiling --holdout-seeds 4101 4102 4103 --train-seeds 11 12 13
 """
@@ -97,6 +98,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--holdout-seeds", type=int, nargs="+", default=[4101, 4102, 4103])
     parser.add_argument("--holdout-cases", type=int, default=200)
     parser.add_argument("--train-seeds", type=int, nargs="+", default=[11, 12, 13])
+    parser.add_argument("--train-cases", type=int, default=600, help="training patients drawn per seed")
     args = parser.parse_args(argv)
     start = time.perf_counter()
     holdouts = {s: _plans(args.holdout_cases, s) for s in args.holdout_seeds}
@@ -112,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
         ],
     }
     for seed in args.train_seeds:
-        train += _plans(600, seed)
+        train += _plans(args.train_cases, seed)
         x = _design(train)
         mu, sd = x.mean(0), x.std(0) + 1e-12
         y = Surv.from_arrays(np.array([bool(p.relapse) for p in train]), np.array([p.rfs_days for p in train]))
