@@ -30,12 +30,14 @@ help:
 	@echo "make bench-gpu        the algorithm on CUDA (fp32/AMP, TTA, GPU memory), writes bench/RESULTS-gpu.md"
 	@echo "engine: $(or $(ENGINE_CMD),none found)"
 
-$(STAMP): requirements.txt requirements-nnunet.txt requirements-dev.txt pyproject.toml
+$(STAMP): requirements.txt requirements-nnunet.txt requirements-dev.txt requirements-reference.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements-dev.txt
 	@# (issue 15) nnU-Net v2 without its declared dependencies (timm -> a torchvision that fails under CPU torch)
 	$(PY) -m pip install --quiet --no-deps -r requirements-nnunet.txt
+	@# (issue 17) test-only reference implementations (pycox for DeepHit / MTLR), without their declared extras
+	$(PY) -m pip install --quiet --no-deps -r requirements-reference.txt
 	@# (issue 19) the project itself, editable: console scripts hecktor-algorithm, hecktor-evaluation and
 	@# hecktor-synthetic, and `python -m ...` from any folder (PYTHONWARNINGS: setuptools' editable-mode banner)
 	PYTHONWARNINGS=ignore $(PY) -m pip install --quiet --no-deps --no-build-isolation -e .

@@ -44,6 +44,7 @@ def fit_cox(
     inner_folds: int = 5,
     seed: int = 0,
     select: bool = True,
+    ridge_alphas: tuple[float, ...] = RIDGE_ALPHAS,
 ) -> tuple[np.ndarray, dict[str, Any]]:
     """Coefficients (p,) of a penalised Cox model on standardised ``z`` (n, p, no NaN), and fit details.
 
@@ -56,12 +57,13 @@ def fit_cox(
         inner_folds: folds of the inner split choosing the penalty.
         seed: seed of the inner split.
         select: False = the default ridge fit, no inner CV.
+        ridge_alphas: the ridge candidates, the first being the default fit.
     """
     time = np.asarray(time, float)
     event = np.asarray(event, bool)
     y = Surv.from_arrays(event=event, time=time)
     candidates, names = [], []
-    for a in RIDGE_ALPHAS:
+    for a in ridge_alphas:
         candidates.append(_ridge_candidate(z, time, event, a))
         names.append(f"ridge alpha={a:g}")
     enet_alphas: list[float] = []
@@ -95,7 +97,7 @@ def fit_cox(
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                coef = _coefficients(z, time, event, attempt, enet_alphas, l1_ratio)
+                coef = _coefficients(z, time, event, attempt, ridge_alphas, enet_alphas, l1_ratio)
             chosen = attempt
             break
         except (ArithmeticError, ValueError) as exc:
@@ -103,10 +105,10 @@ def fit_cox(
     else:
         coef = np.zeros(z.shape[1])
     info = {
-        "estimator": "CoxPHSurvivalAnalysis" if chosen < len(RIDGE_ALPHAS) else "CoxnetSurvivalAnalysis",
+        "estimator": "CoxPHSurvivalAnalysis" if chosen < len(ridge_alphas) else "CoxnetSurvivalAnalysis",
         "chosen": names[chosen],
-        "alpha": RIDGE_ALPHAS[chosen] if chosen < len(RIDGE_ALPHAS) else enet_alphas[chosen - len(RIDGE_ALPHAS)],
-        "l1_ratio": 0.0 if chosen < len(RIDGE_ALPHAS) else l1_ratio,
+        "alpha": ridge_alphas[chosen] if chosen < len(ridge_alphas) else enet_alphas[chosen - len(ridge_alphas)],
+        "l1_ratio": 0.0 if chosen < len(ridge_alphas) else l1_ratio,
         "selection": reason,
         "inner_c_index": inner,
         "n_nonzero": int((coef != 0).sum()),
@@ -115,12 +117,18 @@ def fit_cox(
 
 
 def _coefficients(
-    z: np.ndarray, time: np.ndarray, event: np.ndarray, which: int, enet_alphas: list[float], l1_ratio: float
+    z: np.ndarray,
+    time: np.ndarray,
+    event: np.ndarray,
+    which: int,
+    ridge_alphas: tuple[float, ...],
+    enet_alphas: list[float],
+    l1_ratio: float,
 ) -> np.ndarray:
     y = Surv.from_arrays(event=event, time=time)
-    if which < len(RIDGE_ALPHAS):
-        return np.asarray(_ridge(RIDGE_ALPHAS[which]).fit(z, y).coef_, dtype=float)
-    alpha = enet_alphas[which - len(RIDGE_ALPHAS)]
+    if which < len(ridge_alphas):
+        return np.asarray(_ridge(ridge_alphas[which]).fit(z, y).coef_, dtype=float)
+    alpha = enet_alphas[which - len(ridge_alphas)]
     m = CoxnetSurvivalAnalysis(l1_ratio=l1_ratio, alphas=[alpha], max_iter=100000).fit(z, y)
     return np.asarray(m.coef_[:, -1], dtype=float)
 

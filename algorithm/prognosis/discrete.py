@@ -1,29 +1,34 @@
 """Discrete-time neural survival models, DeepHit and MTLR, on the imputed, standardised feature vector.
 
-Both map the feature vector ``z`` (p,) through an MLP to ``K`` logits, one per interval of a time grid
-``0 = c_0 < c_1 < ... < c_K``; a last logit fixed at 0 stands for "no event up to c_K". The grid ends
-``c_1..c_K`` are quantiles of the training event times (:func:`time_grid`).
+Both follow pycox 0.3 (``DeepHitSingle``, ``MTLR``; the reference implementation). The feature vector
+``z`` (p,) goes through an MLP to one logit per cut point of a grid ``0 = c_0 < c_1 < ... < c_K`` (pycox's
+``duration_index``; :func:`time_grid`: ``c_1..c_K`` are quantiles of the training event times); a last
+logit fixed at 0 stands for "no event up to c_K" (pycox's ``pad_col``). Labels as pycox's
+``LabTransDiscreteTime(cuts)`` (:func:`discrete_labels`): an event goes to the first cut at or after its
+time, a censoring to the last cut at or before it, a time past ``c_K`` is censored at ``c_K``.
 
-- **DeepHit** (Lee et al., AAAI 2018, single risk): probability mass ``pmf = softmax([logits, 0])``;
-  loss as pycox's ``DeepHitSingleLoss`` (the reference implementation):
-  ``alpha x NLL + (1 - alpha) x ranking``, with the negative log-likelihood (event in its interval:
-  ``-log pmf[j]``; censored in interval ``j``: ``-log sum_{k>j} pmf[k]``; mean over cases) and the ranking
+- **DeepHit** (Lee et al., AAAI 2018, single risk): probability mass ``pmf = softmax([logits, 0])`` (mass
+  at each cut, then beyond ``c_K``); loss as pycox's ``DeepHitSingleLoss``:
+  ``alpha x NLL + (1 - alpha) x ranking``, with the negative log-likelihood (event at cut j:
+  ``-log pmf[j]``; censored at cut ``j``: ``-log sum_{k>j} pmf[k]``; mean over cases) and the ranking
   loss ``sum_{i,k} R_ik exp(-(F_i(t_i) - F_k(t_i)) / sigma) / n^2`` (F = cumulative incidence; ``R_ik`` = 1
-  when case i had an event and its interval index is below k's, or equal with k censored; the sum over
+  when case i had an event and its cut index is below k's, or equal with k censored; the sum over
   all n^2 entries divided by n^2, as pycox's ``mean``); pycox's defaults ``alpha`` 0.2, ``sigma`` 0.1.
-  (Before issue 17 the kit added ``alpha`` x a ranking loss averaged over the pairs only to the full NLL,
-  which weights the ranking term about 25 times more; ``test/algorithm/test_discrete_loss.py`` checks
-  the loss against pycox's formula.)
 - **MTLR** (Yu et al., NeurIPS 2011): the same likelihood on ``pmf = softmax(reverse_cumsum([logits, 0]))``
-  (the score of "event in interval j" is the sum of the interval scores from j on), with an L2 penalty.
+  (pycox's ``nll_mtlr``), plus the kit's L2 penalty on the output layer (``l2``; 0 = pycox's loss).
 
-Survival curve: ``S(c_k) = sum_{j >= k} pmf[j]`` at the grid ends ``c_1..c_K`` (a step function,
-``S = 1`` before ``c_1``). Risk (higher = earlier event) = minus the restricted mean survival time up to
-``c_K``, in days: ``-(c_1 + sum_{k=1}^{K-1} (c_{k+1} - c_k) S(c_k))``; always finite.
+Training: full-batch Adam (``lr``, ``weight_decay``) for ``epochs`` steps, seeded. On the same features,
+cuts, initial weights and optimiser, pycox's own ``fit`` gives the same model
+(``test/algorithm/test_discrete_reference.py``, against the installed package). Before issue 17 the kit
+labelled a censoring with the cut *after* it (one interval of survival too many) and had no cut at 0.
 
-These losses are implemented here (about 40 lines) rather than taken from ``pycox`` (unmaintained,
-pulls numba/feather/py7zr) or ``torchsurv`` (no DeepHit/MTLR as of 0.2.0). Parameters are a plain
-state_dict; the architecture and grid live in model.json.
+Survival curve: ``S(c_k) = 1 - sum_{j <= k} pmf[j]`` at the cuts (a step function, ``S = 1`` before ``c_0``),
+as pycox's ``predict_surv``. Risk (higher = earlier event) = minus the restricted mean survival time up to
+``c_K``, in days: ``-sum_{k=1}^{K} (c_k - c_{k-1}) S(c_{k-1})``; always finite.
+
+The model is kept here (about 60 lines) rather than run through ``pycox`` at inference: pycox is
+unmaintained and pulls numba, h5py, feather and py7zr into the image; ``torchsurv`` 0.2 has no DeepHit or
+MTLR. Parameters are a plain state_dict; the architecture and grid live in model.json.
 """
 
 from __future__ import annotations
@@ -70,7 +75,8 @@ class DiscreteSettings:
 
 
 def time_grid(time: np.ndarray, event: np.ndarray, n_bins: int) -> np.ndarray:
-    """Grid ends ``c_1 < ... < c_K`` (days): quantiles of the event times (all times if no event), unique, > 0."""
+    """Cut points ``0 = c_0 < c_1 < ... < c_K`` (days): 0, then quantiles of the event times (all times if
+    no event), unique, > 0. The network has one output per cut (pycox's ``duration_index``)."""
     time = np.asarray(time, dtype=np.float64)
     event = np.asarray(event, dtype=bool)
     base = time[event] if event.sum() >= 2 else time
@@ -78,12 +84,22 @@ def time_grid(time: np.ndarray, event: np.ndarray, n_bins: int) -> np.ndarray:
     grid = np.unique(np.round(q[q > 0], 6))
     if grid.size == 0:
         grid = np.array([max(float(time.max()), 1.0)])
-    return grid
+    return np.concatenate([[0.0], grid])
 
 
-def interval_index(time: np.ndarray, grid: np.ndarray) -> np.ndarray:
-    """Index of the interval ``(c_{j}, c_{j+1}]`` holding each time; times past ``c_K`` get ``K`` (beyond)."""
-    return np.searchsorted(grid, np.asarray(time, dtype=np.float64), side="left")
+def discrete_labels(time: np.ndarray, event: np.ndarray, cuts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(cut index, event) of each case as pycox's ``LabTransDiscreteTime(cuts).transform``: an event goes to
+    the first cut at or after its time, a censoring to the last cut at or before it; a time past the last
+    cut is censored there (``cuts[0]`` must be 0)."""
+    time = np.asarray(time, dtype=np.float64)
+    event = np.asarray(event, dtype=bool).copy()
+    cuts = np.asarray(cuts, dtype=np.float64)
+    beyond = time > cuts[-1]
+    time = np.where(beyond, cuts[-1], time)
+    event[beyond] = False
+    after = np.searchsorted(cuts, time, side="left")  # first cut >= t
+    before = np.searchsorted(cuts, time, side="right") - 1  # last cut <= t
+    return np.where(event, after, np.maximum(before, 0)).astype(np.int64), event
 
 
 def build_mlp(n_in: int, n_out: int, hidden: tuple[int, ...], dropout: float) -> nn.Sequential:
@@ -105,14 +121,11 @@ def pmf_from_logits(logits: torch.Tensor, kind: str) -> torch.Tensor:
 
 
 def nll_loss(pmf: torch.Tensor, idx: torch.Tensor, event: torch.Tensor) -> torch.Tensor:
-    """Discrete-time negative log-likelihood (see the module docstring); ``idx`` in 0..K."""
+    """Discrete-time negative log-likelihood as pycox's ``nll_pmf`` (see the module docstring); ``idx``
+    from :func:`discrete_labels`."""
     eps = 1e-7
-    k1 = pmf.shape[1]
-    p_event = pmf.gather(1, idx.clamp(max=k1 - 1)[:, None])[:, 0]
-    cum = torch.cumsum(pmf, dim=1)
-    surv_after = 1.0 - cum.gather(1, idx.clamp(max=k1 - 1)[:, None])[:, 0]
-    # censored beyond the grid (idx == K) survived everything observable: likelihood 1
-    surv_after = torch.where(idx >= k1 - 1, torch.ones_like(surv_after), surv_after)
+    p_event = pmf.gather(1, idx[:, None])[:, 0]
+    surv_after = 1.0 - torch.cumsum(pmf, dim=1).gather(1, idx[:, None])[:, 0]
     ll = torch.where(event, torch.log(p_event + eps), torch.log(surv_after.clamp(min=0.0) + eps))
     return -ll.mean()
 
@@ -125,7 +138,7 @@ def rank_loss(
     ``idx_i < idx_k``, or ``idx_i == idx_k`` with k censored (pycox's ``pair_rank_mat``; ``time`` unused)."""
     n = pmf.shape[0]
     cif = torch.cumsum(pmf, dim=1)
-    f_at = cif[:, idx.clamp(max=pmf.shape[1] - 1)]  # (n, n): F_row(t_col)
+    f_at = cif[:, idx]  # (n, n): F_row(t_col)
     diag = f_at.diagonal()
     pairs = event[:, None] & ((idx[:, None] < idx[None, :]) | ((idx[:, None] == idx[None, :]) & ~event[None, :]))
     diff = diag[:, None] - f_at.T  # F_i(t_i) - F_k(t_i)
@@ -159,7 +172,7 @@ class DiscreteSurvival:
             return pmf_from_logits(logits, self.kind).double().numpy()
 
     def survival(self, z: np.ndarray) -> np.ndarray:
-        """(n, K) survival probabilities at the grid ends."""
+        """(n, K + 1) survival probabilities at the cuts ``c_0 = 0 .. c_K``."""
         pmf = self.pmf(z)
         surv = 1.0 - np.cumsum(pmf, axis=1)[:, :-1]
         return np.clip(np.where(np.isfinite(surv), surv, 1.0), 0.0, 1.0)
@@ -225,8 +238,9 @@ def fit_discrete(
     torch.manual_seed(seed)
     net = head.build()
     x = torch.as_tensor(np.asarray(z, dtype=np.float32))
-    e = torch.as_tensor(np.asarray(event, dtype=bool))
-    idx = torch.as_tensor(interval_index(time, grid), dtype=torch.long)
+    labels, observed = discrete_labels(time, event, grid)
+    idx = torch.as_tensor(labels, dtype=torch.long)
+    e = torch.as_tensor(observed)
     opt = torch.optim.Adam(net.parameters(), lr=settings.lr, weight_decay=settings.weight_decay)
     losses = []
     for _ in range(max(1, settings.epochs)):

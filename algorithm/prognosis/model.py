@@ -20,7 +20,7 @@ published model (and imputed when a bag has nothing else). Volumes and TLG enter
             "icare": {"settings": {...}, "bags": [{"features": [column indices], "signs": [+-1],
                       "mean": [...], "std": [...], "out_mean": m, "out_std": s, "settings": {...}}]},
             "cox": {"coefficients": [...], "details": {...}},
-            "network": {"kind": "deephit" | "mtlr", "n_features": p, "time_grid_days": [c_1, ..., c_K],
+            "network": {"kind": "deephit" | "mtlr", "n_features": p, "time_grid_days": [0, c_1, ..., c_K],
                         "settings": {"hidden": [...], "dropout": ..., ...}, "weights": "main_deephit.pt"}}
 
 DeepHit / MTLR (:mod:`.discrete`) keep their MLP parameters in a torch state_dict beside model.json

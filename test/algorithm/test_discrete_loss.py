@@ -1,6 +1,7 @@
 """DeepHit / MTLR losses against pycox's formulas (pycox 0.3: ``nll_pmf``, ``nll_mtlr``, ``pair_rank_mat``,
 ``rank_loss_deephit_single``, ``DeepHitSingleLoss``), re-computed here in numpy from their published
-definitions: pycox itself is not installable next to the kit's pins (numba, feather-format, py7zr, h5py)."""
+definitions, so that they are checked where pycox is not installed; ``test_discrete_reference.py`` runs the
+installed package itself (requirements-reference.txt)."""
 
 from __future__ import annotations
 
