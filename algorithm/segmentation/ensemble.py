@@ -47,13 +47,13 @@ from algorithm.segmentation.device import resolve_device
 from algorithm.segmentation.locate import Box
 from algorithm.segmentation.locators import load_locator
 from algorithm.segmentation.map_back import probabilities_on_grid
-from algorithm.segmentation.nnunet.block import CaseBlock, cut_case, mask_on_ct
+from algorithm.segmentation.nnunet.block import CaseBlock, cut_case, finish_on_ct, mask_on_ct
 from algorithm.segmentation.nnunet.folder import MEMBERS_DIRNAME, is_nnunet_model_dir
 from algorithm.segmentation.nnunet.options import NnUNetOptions
-from algorithm.segmentation.postprocess import argmax_labels, remove_small_components
+from algorithm.segmentation.postprocess import argmax_labels
 from algorithm.segmentation.preprocess import BoxLocator, locate_box
 from hecktor.geometry import Grid
-from hecktor.progress import peak_rss_gib, stage
+from hecktor.progress import stage
 
 log = logging.getLogger(__name__)
 
@@ -244,17 +244,8 @@ class EnsembleSegmenter:
                     yield member.probabilities(ct, pet, case, box, timings), member.weight
 
         probs = weighted_mean(each())
-        voxel_mm3 = float(np.prod(ct.GetSpacing()))
         with stage("postprocess", log, timings):
             labels = argmax_labels(probs)
-            del probs
-            labels = remove_small_components(
-                labels, voxel_mm3, self.config.min_component_mm3, self.config.gtvp_keep_largest
-            )
-        with stage("map back", log, timings):
-            out = mask_on_ct(labels, case, ct)
-        gtvp_ml, gtvn_ml = np.bincount(labels.ravel(), minlength=3)[1:3] * voxel_mm3 / 1000
-        log.info(
-            "segmentation (ensemble): GTVp %.1f ml, GTVn %.1f ml (peak RSS %.2f GiB)", gtvp_ml, gtvn_ml, peak_rss_gib()
-        )
-        return out
+        del probs
+        config = self.config
+        return finish_on_ct(labels, case, ct, config.min_component_mm3, config.gtvp_keep_largest, "ensemble", timings)

@@ -202,3 +202,18 @@ def _largest_uptake(pet: np.ndarray, slab: np.ndarray, settings: LocateConfig) -
         if counts[best] >= min_voxels:
             return labels == best
     return None
+
+
+def largest_component_extent(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, int] | None:
+    """Index extent of the largest 26-connected component of a (z, y, x) mask: ``(low, high, voxels)`` with
+    ``low`` and ``high`` the first and last voxel indices in (x, y, z) order (float); None when the mask is empty.
+    For the learned locators (their fine box is centred on it)."""
+    if not mask.any():
+        return None
+    labels = cc3d.connected_components(mask.astype(np.uint8), connectivity=26)
+    counts = np.bincount(labels.ravel())
+    counts[0] = 0
+    zz, yy, xx = np.nonzero(labels == int(np.argmax(counts)))
+    low = np.array([xx.min(), yy.min(), zz.min()], dtype=float)
+    high = np.array([xx.max(), yy.max(), zz.max()], dtype=float)
+    return low, high, int(counts.max())

@@ -17,14 +17,13 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-import cc3d
 import numpy as np
 import SimpleITK as sitk
 import torch
 
 from algorithm.segmentation.config import ModelError, SegmentationConfig
 from algorithm.segmentation.infer import predict_probabilities
-from algorithm.segmentation.locate import Box, box_around
+from algorithm.segmentation.locate import Box, box_around, largest_component_extent
 from algorithm.segmentation.network import load_fold
 from algorithm.segmentation.preprocess import preprocess
 from hecktor.geometry import Grid
@@ -68,20 +67,16 @@ class NetworkLocator:
     def locate(self, ct: sitk.Image, pet: sitk.Image, crop_size_mm: list[float]) -> Box | None:
         """The fine box of ``crop_size_mm`` centred on the mask's largest component; None when it is empty."""
         mask, grid = self.mask(ct, pet)
-        if not mask.any():
+        extent = largest_component_extent(mask)
+        if extent is None:
             return None
-        labels = cc3d.connected_components(mask.astype(np.uint8), connectivity=26)
-        counts = np.bincount(labels.ravel())
-        counts[0] = 0
-        zz, yy, xx = np.nonzero(labels == int(np.argmax(counts)))
-        low_idx = np.array([xx.min(), yy.min(), zz.min()], dtype=float)
-        high_idx = np.array([xx.max(), yy.max(), zz.max()], dtype=float)
+        low_idx, high_idx, voxels = extent
         spacing, origin = np.asarray(grid.spacing), np.asarray(grid.origin)
         centre = origin + spacing * (low_idx + high_idx) / 2  # identity direction
         box = box_around(centre, crop_size_mm, ct, "network")
         log.info(
             "locator network: region of %d voxels, box low %s, high %s mm",
-            int(counts.max()),
+            voxels,
             np.round(box.low, 1).tolist(),
             np.round(box.high, 1).tolist(),
         )

@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 import SimpleITK as sitk
 import torch
+from grids import flipped_x
 
 from algorithm.segmentation import Segmenter
 from algorithm.segmentation.config import ModelError, SegmentationConfig
@@ -87,18 +88,6 @@ def test_nnunet_folder_runs_unchanged_through_algorithm_run_and_is_scored(traine
     assert aggregates["task1_n_cases"] == 2 and aggregates.get("task1_n_missing_predictions", 0) == 0
 
 
-def _flipped_x(image: sitk.Image) -> sitk.Image:
-    """The same physical image with its x index reversed (direction -x, origin at the old last column)."""
-    arr = sitk.GetArrayFromImage(image)[:, :, ::-1]
-    out = sitk.GetImageFromArray(np.ascontiguousarray(arr))
-    out.SetSpacing(image.GetSpacing())
-    out.SetOrigin(image.TransformIndexToPhysicalPoint((image.GetSize()[0] - 1, 0, 0)))
-    direction = np.asarray(image.GetDirection()).reshape(3, 3)
-    direction[:, 0] *= -1
-    out.SetDirection(direction.ravel().tolist())
-    return out
-
-
 def _resampled(image: sitk.Image, spacing: tuple[float, ...], shift_mm: tuple[float, ...], angle: float) -> sitk.Image:
     rotation = sitk.VersorTransform((0, 0, 1), angle)
     direction = np.asarray(rotation.GetMatrix()).reshape(3, 3) @ np.asarray(image.GetDirection()).reshape(3, 3)
@@ -114,7 +103,7 @@ def test_the_mask_lies_on_the_exact_ct_grid_whatever_the_grid(trained: Path) -> 
     case = generate_case("CHUS-103", seed=33, size="small")
     base = segmenter.segment(case.ct, case.pet)
     variants = {
-        "flipped x": _flipped_x(case.ct),
+        "flipped x": flipped_x(case.ct),
         "finer, shifted": _resampled(case.ct, (2.0, 2.0, 2.5), (3.3, -4.1, 7.7), 0.0),
         "oblique 12 degrees": _resampled(case.ct, (3.0, 3.0, 3.0), (0.0, 0.0, 0.0), np.deg2rad(12.0)),
     }
@@ -166,7 +155,7 @@ def test_the_sjtu_ensemble_of_an_nnunet_and_a_monai_member_runs_through_algorith
     write_descriptor(ensemble)
 
     case = generate_case("CHUM-104", seed=34, size="small")  # CT and PET differ in spacing and origin ...
-    case = dataclasses.replace(case, ct=_flipped_x(case.ct), label=_flipped_x(case.label))  # ... and direction
+    case = dataclasses.replace(case, ct=flipped_x(case.ct), label=flipped_x(case.label))  # ... and direction
     root = tmp_path / "gc"
     write_grand_challenge_layout([case], root)
     (case_dir,) = sorted((root / "inputs").iterdir())

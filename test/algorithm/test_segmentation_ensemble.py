@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 import SimpleITK as sitk
 import torch
+from grids import flipped_x
 
 from algorithm.model_files import ModelError
 from algorithm.segmentation import load_segmentation_model
@@ -25,18 +26,6 @@ from algorithm.segmentation.nnunet.options import NnUNetOptions
 from synthetic import generate_case
 
 BOX_MM = [160.0, 160.0, 200.0]
-
-
-def flipped_x(image: sitk.Image) -> sitk.Image:
-    """The same physical image with its x index reversed (direction -x)."""
-    arr = sitk.GetArrayFromImage(image)[:, :, ::-1]
-    out = sitk.GetImageFromArray(np.ascontiguousarray(arr))
-    out.SetSpacing(image.GetSpacing())
-    out.SetOrigin(image.TransformIndexToPhysicalPoint((image.GetSize()[0] - 1, 0, 0)))
-    direction = np.asarray(image.GetDirection()).reshape(3, 3)
-    direction[:, 0] *= -1
-    out.SetDirection(direction.ravel().tolist())
-    return out
 
 
 @pytest.fixture(scope="module")

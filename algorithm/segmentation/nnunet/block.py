@@ -8,6 +8,7 @@ all channels share one grid as nnU-Net requires; a label on the CT grid is cut t
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 import numpy as np
@@ -17,8 +18,12 @@ from algorithm.segmentation.crop import IndexRegion, crop_to_region, region_cove
 from algorithm.segmentation.locate import Box, locate_head_and_neck, whole_scan_box
 from algorithm.segmentation.map_back import paste_on_ct
 from algorithm.segmentation.nnunet.options import NnUNetOptions
+from algorithm.segmentation.postprocess import remove_small_components
 from algorithm.segmentation.resample import resample_onto
 from hecktor.geometry import Grid, bounding_box_mm
+from hecktor.progress import peak_rss_gib, stage
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -78,4 +83,27 @@ def mask_on_ct(labels: np.ndarray, case: CaseBlock, ct: sitk.Image) -> sitk.Imag
     if out.GetSize() != ct.GetSize():
         raise AssertionError(f"reoriented mask {out.GetSize()} != CT {ct.GetSize()}")
     out.CopyInformation(ct)
+    return out
+
+
+def finish_on_ct(
+    labels: np.ndarray,
+    case: CaseBlock,
+    ct: sitk.Image,
+    min_component_mm3: float,
+    keep_largest_gtvp: bool,
+    what: str,
+    timings: dict[str, float] | None = None,
+) -> sitk.Image:
+    """The block's kit labels (z, y, x uint8) with components under ``min_component_mm3`` (mm^3) dropped, pasted
+    onto the exact CT grid; logs the GTVp / GTVn volumes (ml) of the ``what`` backend and the peak RSS."""
+    voxel_mm3 = float(np.prod(ct.GetSpacing()))  # the block is on the CT's own voxels
+    with stage("postprocess", log, timings):
+        labels = remove_small_components(labels, voxel_mm3, min_component_mm3, keep_largest_gtvp)
+    with stage("map back", log, timings):
+        out = mask_on_ct(labels, case, ct)
+    gtvp_ml, gtvn_ml = (np.count_nonzero(labels == k) * voxel_mm3 / 1000 for k in (1, 2))
+    log.info(
+        "segmentation (%s): GTVp %.1f ml, GTVn %.1f ml (peak RSS %.2f GiB)", what, gtvp_ml, gtvn_ml, peak_rss_gib()
+    )
     return out

@@ -18,13 +18,12 @@ import logging
 from pathlib import Path
 from typing import Any
 
-import cc3d
 import numpy as np
 import SimpleITK as sitk
 import torch
 
 from algorithm.segmentation.config import ModelError
-from algorithm.segmentation.locate import Box, box_around
+from algorithm.segmentation.locate import Box, box_around, largest_component_extent
 from algorithm.segmentation.nnunet.block import cut_case
 from algorithm.segmentation.nnunet.folder import is_nnunet_model_dir
 
@@ -80,18 +79,16 @@ class NnUNetLocator:
     def locate(self, ct: sitk.Image, pet: sitk.Image, crop_size_mm: list[float]) -> Box | None:
         """The fine box of ``crop_size_mm`` centred on the mask's largest component; None when it is empty."""
         mask, block = self.mask(ct, pet)
-        if not mask.any():
+        extent = largest_component_extent(mask)
+        if extent is None:
             return None
-        labels = cc3d.connected_components(mask.astype(np.uint8), connectivity=26)
-        counts = np.bincount(labels.ravel())
-        counts[0] = 0
-        zz, yy, xx = np.nonzero(labels == int(np.argmax(counts)))
-        middle = [(float(a.min()) + float(a.max())) / 2 for a in (xx, yy, zz)]
+        low_idx, high_idx, voxels = extent
+        middle = ((low_idx + high_idx) / 2).tolist()
         centre = np.asarray(block.TransformContinuousIndexToPhysicalPoint(middle))
         box = box_around(centre, crop_size_mm, ct, "nnunet")
         log.info(
             "nnU-Net locator: region of %d voxels, box low %s, high %s mm",
-            int(counts.max()),
+            voxels,
             np.round(box.low, 1).tolist(),
             np.round(box.high, 1).tolist(),
         )

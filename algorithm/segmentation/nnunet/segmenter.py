@@ -23,13 +23,12 @@ import torch
 
 from algorithm.segmentation.config import ModelError
 from algorithm.segmentation.memory import run_steps
-from algorithm.segmentation.nnunet.block import CaseBlock, cut_case, mask_on_ct
+from algorithm.segmentation.nnunet.block import CaseBlock, cut_case, finish_on_ct, mask_on_ct
 from algorithm.segmentation.nnunet.channels import stack_input
 from algorithm.segmentation.nnunet.folder import CHECKPOINTS, dataset_info, fold_dirs
 from algorithm.segmentation.nnunet.memory import NnUNetPlan, configure, nnunet_degradation_steps
 from algorithm.segmentation.nnunet.options import NnUNetOptions
-from algorithm.segmentation.postprocess import remove_small_components
-from hecktor.progress import peak_rss_gib, stage
+from hecktor.progress import stage
 
 log = logging.getLogger(__name__)
 #: The kind of this component in :data:`algorithm.model_files.KINDS`.
@@ -234,19 +233,10 @@ class NnUNetSegmenter:
             spacing_zyx = [float(s) for s in case.ct.GetSpacing()[::-1]]
             seg = self._infer(image, spacing_zyx)
         del image
-        voxel_mm3 = float(np.prod(ct.GetSpacing()))
         with stage("postprocess", log, timings):
             labels = self.label_lut[np.asarray(seg, dtype=np.int64)]
-            labels = remove_small_components(
-                labels, voxel_mm3, self.options.min_component_mm3, self.options.gtvp_keep_largest
-            )
-        with stage("map back", log, timings):
-            out = mask_on_ct(labels, case, ct)
-        gtvp_ml, gtvn_ml = np.bincount(labels.ravel(), minlength=3)[1:3] * voxel_mm3 / 1000
-        log.info(
-            "segmentation (nnU-Net): GTVp %.1f ml, GTVn %.1f ml (peak RSS %.2f GiB)", gtvp_ml, gtvn_ml, peak_rss_gib()
-        )
-        return out
+        options = self.options
+        return finish_on_ct(labels, case, ct, options.min_component_mm3, options.gtvp_keep_largest, "nnU-Net", timings)
 
     def block_probabilities(self, case: CaseBlock, timings: dict[str, float] | None = None) -> np.ndarray:
         """nnU-Net's softmax on the case's block, as the kit's classes (3, z, y, x) float32 (0, GTVp, GTVn).
