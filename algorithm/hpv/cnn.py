@@ -39,6 +39,7 @@ from algorithm.segmentation.resample import array_on
 from algorithm.tabular import Imputer, Scaler, created_stamp, design_row, write_model_json
 from hecktor.clinical import ClinicalRecord
 from hecktor.geometry import Grid
+from hecktor.progress import progress
 
 log = logging.getLogger(__name__)
 
@@ -327,9 +328,13 @@ def fit_cnn_hpv(
     loss_fn = nn.BCEWithLogitsLoss(pos_weight=torch.tensor(max(1, len(tr) - pos) / pos))
     rng = np.random.default_rng(seed)
     xi, xc, yt = torch.as_tensor(crops), torch.as_tensor(clin), torch.as_tensor(y, dtype=torch.float32)
-    for _ in range(max(1, epochs)):
+    n_epochs = max(1, epochs)
+    log.info("CNN HPV training: %s encoder, %d epochs on %d cases (%d held out for the threshold)", encoder,
+             n_epochs, len(tr), len(va))  # fmt: skip
+    for epoch in progress(range(1, n_epochs + 1), "CNN HPV training: epoch", log, every_s=0.0):
         net.train()
         order = rng.permutation(tr)
+        losses = []
         for start in range(0, len(order), batch_size):
             b = order[start : start + batch_size]
             if len(b) < 2:  # batch norm needs two samples
@@ -340,6 +345,8 @@ def fit_cnn_hpv(
             loss = loss_fn(net(image, xc[b]), yt[b])
             loss.backward()
             opt.step()
+            losses.append(float(loss.detach()))
+        log.info("CNN HPV epoch %d/%d: mean training loss %.4f", epoch, n_epochs, float(np.mean(losses or [np.nan])))
     model = CnnHPVModel(encoder, names, imputer, scaler, net, fallback, 0.5, crop_mm, spacing_mm)
     model.norm = norm or InputNormalisation()
     model.prevalence = float(y[tr].mean())

@@ -81,7 +81,10 @@ def test_hpv_config(name: str, cohort: Path, cache: Path, tmp_path: Path, capsys
     out = tmp_path / "model"
     argv = ["--data", str(cohort), "--out", str(out), "--cache", str(cache), "--config", name]
     assert train_hpv.main([*argv, "--folds", "2", "--epochs", "1", "--holdout", str(cohort)]) == 0
-    printed = capsys.readouterr().out
+    captured = capsys.readouterr()
+    printed = captured.out
+    # the CNN trainer logs progress per epoch (stage, k of n, elapsed, eta) and the epoch's loss
+    assert "CNN HPV training: epoch 1/1 (elapsed" in captured.err and "mean training loss" in captured.err
     assert "F1-macro" in printed and "Held-out" in printed
     model = load_hpv_model(out)
     record = json.loads((out / "model.json").read_text())
