@@ -73,11 +73,5 @@ class NetworkLocator:
         low_idx, high_idx, voxels = extent
         spacing, origin = np.asarray(grid.spacing), np.asarray(grid.origin)
         centre = origin + spacing * (low_idx + high_idx) / 2  # identity direction
-        box = box_around(centre, crop_size_mm, ct, "network")
-        log.info(
-            "locator network: region of %d voxels, box low %s, high %s mm",
-            voxels,
-            np.round(box.low, 1).tolist(),
-            np.round(box.high, 1).tolist(),
-        )
-        return box
+        log.info("locator network: region of %d voxels", voxels)
+        return box_around(centre, crop_size_mm, ct, "network")  # (it logs the box)

@@ -85,11 +85,5 @@ class NnUNetLocator:
         low_idx, high_idx, voxels = extent
         middle = ((low_idx + high_idx) / 2).tolist()
         centre = np.asarray(block.TransformContinuousIndexToPhysicalPoint(middle))
-        box = box_around(centre, crop_size_mm, ct, "nnunet")
-        log.info(
-            "nnU-Net locator: region of %d voxels, box low %s, high %s mm",
-            voxels,
-            np.round(box.low, 1).tolist(),
-            np.round(box.high, 1).tolist(),
-        )
-        return box
+        log.info("nnU-Net locator: region of %d voxels", voxels)
+        return box_around(centre, crop_size_mm, ct, "nnunet")  # (it logs the box)
