@@ -17,6 +17,7 @@ import numpy as np
 import SimpleITK as sitk
 from scipy import ndimage
 
+from algorithm.intensity import uptake_reference
 from algorithm.segmentation.config import SegmentationConfig
 from algorithm.segmentation.crop import crop_grid
 from algorithm.segmentation.locate import Box, locate_head_and_neck, whole_scan_box
@@ -83,6 +84,34 @@ def locate_box(ct: sitk.Image, pet: sitk.Image, config: SegmentationConfig, loca
     return locate_head_and_neck(ct, pet, config.crop_size_mm, config.locate)
 
 
+#: Bounds of the calibration factor (beyond them the PET is not a plausible SUV image anyway).
+CALIBRATION_FACTOR_RANGE = (0.2, 5.0)
+
+
+def calibration_factor(pet: sitk.Image, reference_suv: float | None) -> float:
+    """Factor on the network's PET input that brings the case's uptake reference to ``reference_suv`` (1.0: off)."""
+    if reference_suv is None:
+        return 1.0
+    ref, _ = uptake_reference(sitk.GetArrayViewFromImage(pet))
+    if not (np.isfinite(ref) and ref > 0):
+        return 1.0
+    factor = float(np.clip(reference_suv / ref, *CALIBRATION_FACTOR_RANGE))
+    log.info("PET uptake reference %.3g SUV: network input scaled by %.3g (calibration-free input)", ref, factor)
+    return factor
+
+
+def calibrate_pet(pet_arr: np.ndarray, pet: sitk.Image, reference_suv: float | None) -> np.ndarray:
+    """``pet_arr`` (SUV, the crop of ``pet``) scaled in place by :func:`calibration_factor` of the whole ``pet``.
+
+    The same step for training (the cached crops) and inference, so that a model with ``pet_reference_suv``
+    is trained on the input it will see.
+    """
+    factor = calibration_factor(pet, reference_suv)
+    if factor != 1.0:
+        pet_arr *= np.float32(factor)
+    return pet_arr
+
+
 def region_target(label: np.ndarray, spacing_zyx: tuple[float, float, float], dilation_mm: float) -> np.ndarray:
     """Binary (0/1 uint8) tumour-region target: the union of GTVp and GTVn dilated by ``dilation_mm``."""
     lesion = label > 0
@@ -125,7 +154,8 @@ def preprocess(
     timings: dict[str, float] | None = None,
     locator: BoxLocator | None = None,
 ) -> Preprocessed:
-    """Locate the head-and-neck box, resample CT and PET (and label) onto the crop grid, normalise.
+    """Locate the head-and-neck box, resample CT and PET (and label) onto the crop grid, calibrate the PET
+    (``pet_reference_suv``), normalise.
 
     Args:
         ct: CT in HU, any grid/direction.
@@ -137,5 +167,6 @@ def preprocess(
     """
     raw = locate_and_resample(ct, pet, config, label, timings, locator)
     with stage("normalise", log, timings):
+        calibrate_pet(raw.pet, pet, config.pet_reference_suv)
         image = stack_channels(raw.ct, raw.pet, config)
     return Preprocessed(image=image, grid=raw.grid, box=raw.box, label=raw.label)

@@ -18,7 +18,6 @@ import numpy as np
 import SimpleITK as sitk
 import torch
 
-from algorithm.intensity import uptake_reference
 from algorithm.segmentation.config import KIND, ModelError, SegmentationConfig, config_path
 from algorithm.segmentation.crop import crop_grid
 from algorithm.segmentation.device import resolve_device
@@ -31,7 +30,7 @@ from algorithm.segmentation.network import load_fold
 from algorithm.segmentation.nnunet.folder import MEMBERS_DIRNAME, has_nnunet_member, is_nnunet_model_dir
 from algorithm.segmentation.normalise import stack_channels
 from algorithm.segmentation.postprocess import remove_small_components
-from algorithm.segmentation.preprocess import CT_OUTSIDE_HU, BoxLocator, locate_and_resample
+from algorithm.segmentation.preprocess import CT_OUTSIDE_HU, BoxLocator, calibrate_pet, locate_and_resample
 from algorithm.segmentation.resample import array_on
 from hecktor.geometry import Grid
 from hecktor.progress import peak_rss_gib, stage
@@ -164,9 +163,7 @@ class Segmenter:
         """
         timings = {} if timings is None else timings
         case = locate_and_resample(ct, pet, self.config, timings=timings, locator=self.locator)
-        factor = calibration_factor(pet, self.config.pet_reference_suv)
-        if factor != 1.0:
-            case.pet *= np.float32(factor)
+        calibrate_pet(case.pet, pet, self.config.pet_reference_suv)
         probs = self._ensemble_probabilities(case.ct, case.pet, timings)
         del case.ct, case.pet
         with stage("map back", log, timings):
@@ -201,9 +198,7 @@ class Segmenter:
         with stage("crop+resample", log, timings):
             ct_arr = array_on(ct, grid, sitk.sitkLinear, CT_OUTSIDE_HU)
             pet_arr = array_on(pet, grid, sitk.sitkLinear, 0.0)
-        factor = calibration_factor(pet, self.config.pet_reference_suv)
-        if factor != 1.0:
-            pet_arr *= np.float32(factor)
+        calibrate_pet(pet_arr, pet, self.config.pet_reference_suv)
         return self._ensemble_probabilities(ct_arr, pet_arr, timings), grid
 
     def _ensemble_probabilities(self, ct_arr: np.ndarray, pet_arr: np.ndarray, timings: dict[str, float]) -> np.ndarray:
@@ -258,22 +253,6 @@ class Segmenter:
             total = probs if total is None else np.add(total, probs, out=total)
         assert total is not None
         return total
-
-
-#: Bounds of the calibration factor (beyond them the PET is not a plausible SUV image anyway).
-CALIBRATION_FACTOR_RANGE = (0.2, 5.0)
-
-
-def calibration_factor(pet: sitk.Image, reference_suv: float | None) -> float:
-    """Factor on the network's PET input that brings the case's uptake reference to ``reference_suv`` (1.0: off)."""
-    if reference_suv is None:
-        return 1.0
-    ref, _ = uptake_reference(sitk.GetArrayViewFromImage(pet))
-    if not (np.isfinite(ref) and ref > 0):
-        return 1.0
-    factor = float(np.clip(reference_suv / ref, *CALIBRATION_FACTOR_RANGE))
-    log.info("PET uptake reference %.3g SUV: network input scaled by %.3g (calibration-free input)", ref, factor)
-    return factor
 
 
 def _load_members(

@@ -45,11 +45,14 @@ PREPROCESSING_FIELDS = (
     "pet_transform",
     "pet_scale",
     "pet_clip_suv",
+    "pet_reference_suv",
     "locate",
     "target",
     "target_dilation_mm",
 )
-CACHE_VERSION = 1
+#: Bump when the code that makes the arrays changes (unit handling in ``harmonise_training_pair``, the PET
+#: calibration, resampling): 2 = crops calibrated by ``pet_reference_suv`` as at inference.
+CACHE_VERSION = 2
 
 
 @dataclass(frozen=True)

@@ -139,7 +139,7 @@ def test_validate_case_converts_the_pet_and_logs_one_note(caplog) -> None:
 
 
 def test_segmentation_input_is_calibration_free_when_configured() -> None:
-    from algorithm.segmentation.segmenter import calibration_factor
+    from algorithm.segmentation.preprocess import calibration_factor
 
     assert calibration_factor(_image(SUV), None) == 1.0
     base = calibration_factor(_image(SUV), REFERENCE_BODY_SUV)
