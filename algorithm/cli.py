@@ -133,12 +133,13 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from algorithm.writing import prepare_output_dir
 
     tasks = tasks_setting(args)
-    edition_settings(args)
+    edition, _ = edition_settings(args)
     prepare_output_dir(args.output)  # a read-only or misnamed --output fails before any work
 
-    from algorithm.pipeline import read_and_check
+    from algorithm.pipeline import read_and_check, uses_treatment_plan
 
-    checked = read_and_check(args.input)  # bad input fails here, before the models load
+    # bad input fails here, before the models load
+    checked = read_and_check(args.input, uses_treatment_plan(tasks, edition))
     algorithm = make_algorithm(args, tasks)
     algorithm.run(args.input, args.output, checked=checked)
     return 0

@@ -62,8 +62,15 @@ class CheckedCase:
     result: CaseResult
 
 
-def read_and_check(input_dir: str | Path) -> CheckedCase:
+def uses_treatment_plan(tasks: set[int], edition: str) -> bool:
+    """Whether a job of ``tasks`` in ``edition`` reads the planning CT and RT dose (the RFS features use the dose)."""
+    return 2 in tasks or edition == "2026"
+
+
+def read_and_check(input_dir: str | Path, treatment_plan: bool = True) -> CheckedCase:
     """Read the case in ``input_dir`` and check it (:func:`algorithm.checks.validate_case`); needs no model.
+
+    ``treatment_plan``: read the planning CT and RT dose too (see :func:`uses_treatment_plan`).
 
     Raises:
         InputError: unreadable or unusable input, naming the file.
@@ -72,7 +79,7 @@ def read_and_check(input_dir: str | Path) -> CheckedCase:
 
     result = CaseResult()
     with stage("read inputs", log, result.timings):
-        case = read_case(input_dir)
+        case = read_case(input_dir, treatment_plan)
     result.notes.extend(case.notes)
     with stage("check inputs", log, result.timings):
         result.notes.extend(validate_case(case))
@@ -176,7 +183,7 @@ class Algorithm:
 
         start = time.perf_counter()
         output_dir = Path(output_dir)
-        checked = checked or read_and_check(input_dir)
+        checked = checked or read_and_check(input_dir, uses_treatment_plan(self.tasks, self.edition))
         case, result = checked.case, checked.result
 
         label = self._segment(case, result)

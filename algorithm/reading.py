@@ -30,8 +30,11 @@ class CaseInputs:
     notes: list[str] = field(default_factory=list)
 
 
-def read_case(input_dir: str | Path) -> CaseInputs:
-    """Read CT, PET (required), ``ehr.json`` and the optional planning CT and RT dose.
+def read_case(input_dir: str | Path, treatment_plan: bool = True) -> CaseInputs:
+    """Read CT, PET (required), ``ehr.json`` and, with ``treatment_plan``, the optional planning CT and RT dose.
+
+    ``treatment_plan=False`` (no task that uses them, e.g. ``--tasks 1,3``) leaves the planning CT and RT dose
+    unread: a whole-body planning CT costs hundreds of MB and seconds for nothing.
 
     Raises:
         InputError: CT or PET missing or unreadable (the message names the file).
@@ -49,8 +52,11 @@ def read_case(input_dir: str | Path) -> CaseInputs:
     clinical = read_clinical_json(input_dir / interface.EHR.relative_path)
     case = CaseInputs(ct=ct, pet=pet, clinical=clinical, ct_path=ct_path, pet_path=pet_path)
     case.notes.extend(clinical.notes)
-    case.planning_ct = _read_optional(input_dir / interface.PLANNING_CT.relative_path, "planning CT", case)
-    case.rt_dose = _read_optional(input_dir / interface.RT_DOSE.relative_path, "RT dose", case)
+    if treatment_plan:
+        case.planning_ct = _read_optional(input_dir / interface.PLANNING_CT.relative_path, "planning CT", case)
+        case.rt_dose = _read_optional(input_dir / interface.RT_DOSE.relative_path, "RT dose", case)
+    else:
+        log.info("planning CT and RT dose not read: no requested task uses them")
     for note in case.notes:
         log.info("input note: %s", note)
     return case
