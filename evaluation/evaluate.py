@@ -147,13 +147,15 @@ def score_tasks(
     scores = []
     rfs_output = conventions.rfs_output if edition == "2026" else None
     for task, submissions in sorted(submissions_by_task.items()):
-        with stage(f"{task_name(task)}: scoring {len(submissions)} cases", log, timings):
+        name = task_name(task, edition)
+        with stage(f"{name}: scoring {len(submissions)} cases", log, timings):
             if task == 1:
                 from evaluation.task1 import run_task1
 
                 score = run_task1(gt, submissions, conventions, workers, display_root)
                 log.info(
-                    "Task 1: reading images %.2f s, computing metrics %.2f s (summed over cases)",
+                    "%s: reading images %.2f s, computing metrics %.2f s (summed over cases)",
+                    name,
                     score.extras["read_s"],
                     score.extras["score_s"],
                 )

@@ -120,9 +120,16 @@ PHASE_2026_TASKS: tuple[int, ...] = (1, 2, STAGING_TASK)
 TASK_KEY_OUTPUT_2026: dict[int, Socket] = {1: SEGMENTATION_2026, 2: RFS, STAGING_TASK: T_STAGE}
 
 
-def task_name(task: int) -> str:
-    """How logs and messages name an evaluation task: ``Task 1`` .. ``Task 3``, ``2026 staging``."""
-    return "2026 staging" if task == STAGING_TASK else f"Task {task}"
+#: How a 2026 phase's parts are named in logs (one unified task: the numbers are the evaluation's own).
+TASK_NAMES_2026: dict[int, str] = {1: "2026 segmentation", 2: "2026 RFS", STAGING_TASK: "2026 staging"}
+
+
+def task_name(task: int, edition: str = DEFAULT_EDITION) -> str:
+    """How logs and messages name an evaluation task: ``Task 1`` .. ``Task 3``, ``2026 staging``; in a 2026
+    phase ``2026 segmentation`` and ``2026 RFS`` too."""
+    if task == STAGING_TASK or edition == "2026":
+        return TASK_NAMES_2026.get(task, f"Task {task}")
+    return f"Task {task}"
 
 
 #: Outputs only a 2026 job writes: their presence makes a submission a 2026 phase.
