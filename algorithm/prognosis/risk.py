@@ -32,7 +32,7 @@ import numpy as np
 
 from algorithm.prognosis.cox import fit_cox
 from algorithm.prognosis.icare import IcareBag, IcareSettings, fit_icare, predict_icare
-from algorithm.tabular import Imputer, Scaler, apply_log1p
+from algorithm.tabular import Imputer, Scaler, apply_log1p, as_rows
 
 #: kind -> "module:Class" (imported when a model of that kind is fitted or loaded).
 RISK_KINDS: dict[str, str] = {
@@ -93,7 +93,7 @@ class RiskModel:
         return self.prep.scaler.transform(self.prep.imputer.transform(x))
 
     def _rows(self, x: np.ndarray) -> np.ndarray:
-        x = np.asarray(x, dtype=np.float64).reshape(-1, len(self.feature_names))
+        x = as_rows(x, len(self.feature_names))
         return apply_log1p(x, self.feature_names, self.prep.log1p)
 
     def predict_matrix(self, x: np.ndarray) -> np.ndarray:

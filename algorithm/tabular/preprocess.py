@@ -23,6 +23,14 @@ def design_row(features: Mapping[str, Any] | None, clinical: ClinicalRecord | No
     return np.array([_as_float(merged.get(n)) for n in names], dtype=np.float64)
 
 
+def as_rows(x: np.ndarray, n_columns: int) -> np.ndarray:
+    """``x`` as a float (n, ``n_columns``) matrix: a single row (1-D) becomes one row; zero columns allowed
+    (a model without inputs, e.g. a clinical-only fallback fitted without any clinical column)."""
+    x = np.asarray(x, dtype=np.float64)
+    rows = 1 if x.ndim < 2 else x.shape[0]
+    return x.reshape(rows, n_columns)
+
+
 def _as_float(value: Any) -> float:
     if isinstance(value, bool):
         return float(value)
@@ -151,6 +159,8 @@ def fit_preprocessing(x: np.ndarray, names: Sequence[str]) -> tuple[np.ndarray, 
 def take_columns(x: np.ndarray, names: Sequence[str], wanted: Sequence[str]) -> np.ndarray:
     """The columns ``wanted`` of ``x`` (whose columns are ``names``); a column not in ``names`` is all NaN."""
     col = {n: i for i, n in enumerate(names)}
+    if not wanted:
+        return np.zeros((len(x), 0))
     return np.column_stack([x[:, col[n]] if n in col else np.full(len(x), np.nan) for n in wanted])
 
 
