@@ -2,7 +2,8 @@
 
 A risk model maps a feature matrix (n, p; NaN allowed) to risks (higher = earlier recurrence). Every kind
 shares the preprocessing fitted on the training rows and stored with it: log(1 + x) of the volume / TLG
-columns (``log1p_features``), imputation (training medians / most frequent) and standardisation.
+columns (``log1p_features``), imputation (training medians; categorical clinical fields: the training mean, or
+the most frequent value in models fitted before issue 17) and standardisation.
 
 The contract of a kind (a subclass of :class:`RiskModel`):
 
@@ -81,7 +82,7 @@ class RiskModel:
     has_curves: ClassVar[bool] = False
 
     prep: Preprocessing
-    #: How NaN inputs are handled: ``impute`` (training medians) or ``skip`` (left out of ICARE's means).
+    #: How NaN inputs are handled: ``impute`` (the stored fill values) or ``skip`` (left out of ICARE's means).
     missing: str = "impute"
 
     @property

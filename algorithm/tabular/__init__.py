@@ -13,6 +13,7 @@ from algorithm.model_files import (
     write_model_json,
 )
 from algorithm.tabular.preprocess import (
+    CATEGORICAL_FILLS,
     Imputer,
     Scaler,
     apply_log1p,
@@ -28,6 +29,7 @@ from algorithm.tabular.preprocess import (
 )
 
 __all__ = [
+    "CATEGORICAL_FILLS",
     "MODEL_FILE",
     "Imputer",
     "ModelError",
