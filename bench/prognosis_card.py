@@ -10,8 +10,10 @@ For each held-out cohort (a training-layout synthetic cohort with ``synthetic_me
   and hyper-parameter draws, Cox with the nested-CV penalty choice (the kit's) and the default ridge fit.
 
 Each figure is put against ``oracle.c_index_achievable`` / ``oracle.hpv_auc_achievable`` (the generator's
-risk without the unobservable frailty/noise terms, see synthetic/README.md): gap = oracle - model. The
-last rows give mean and sample standard deviation over the cohorts.
+risk without the unobservable frailty/noise terms, see synthetic/README.md): gap = oracle - model. The views
+on the first ``--predicted-cases`` cases are put against the same oracle recomputed on those cases (from the
+per-case ``achievable_risk`` / ``achievable_hpv_prob`` of ``synthetic_metadata.json``). The last columns give
+mean and sample standard deviation over the cohorts.
 
     python -m bench.prognosis_card --holdout DIR [DIR ...] --cache DIR [--train DIR] [--predicted-masks]
         [--model-dir DIR] [--bags 100] [--json OUT.json]
@@ -84,6 +86,27 @@ def _oracle(data: Path) -> dict[str, Any]:
     return oracle
 
 
+def subset_oracle(data: Path, only: set[str]) -> dict[str, float]:
+    """The achievable C-index and HPV AUC of the generator on the cases of ``data`` in ``only`` (the per-case
+    values of ``synthetic_metadata.json``; on every case they give its ``oracle`` block)."""
+    from sklearn.metrics import roc_auc_score
+
+    from algorithm.tabular.cv import harrell_c
+
+    meta = json.loads((data / "synthetic_metadata.json").read_text())
+    cases = [c for c in meta["cases"] if c["PatientID"] in only]
+    t = np.array([c["rfs_days"] for c in cases], dtype=float)
+    e = np.array([bool(c["relapse"]) for c in cases])
+    known = [c for c in cases if c.get("hpv") is not None]
+    return {
+        "c_index_achievable": harrell_c(t, e, np.array([c["achievable_risk"] for c in cases], dtype=float)),
+        "hpv_auc_achievable": float(
+            roc_auc_score([int(c["hpv"]) for c in known], [c["achievable_hpv_prob"] for c in known])
+        ),
+        "n_cases": len(cases),
+    }
+
+
 def comparison_models(train: Path, cache: Path, bags: int) -> dict[str, Any]:
     """Task 2 models fitted on ``train`` (ground-truth masks): name -> PrognosisModel."""
     from algorithm.prognosis import IcareSettings, fit_prognosis_model
@@ -134,24 +157,32 @@ def score(
     return row
 
 
-def table(results: dict[str, dict[str, dict[str, float]]], oracles: dict[str, dict[str, Any]]) -> str:
-    """Markdown: one row per (view, model), one column per cohort (value / gap), then mean and sd."""
+def table(
+    results: dict[str, dict[str, dict[str, float]]],
+    oracles: dict[str, dict[str, Any]],
+    view_oracles: dict[str, tuple[str, dict[str, dict[str, Any]]]] | None = None,
+) -> str:
+    """Markdown: one row per (view, model), one column per cohort (value / gap), then mean and sd. A view in
+    ``view_oracles`` (view -> (label, cohort -> oracle)) takes its gaps from that oracle (e.g. on a subset)."""
     cohorts = list(oracles)
+    view_oracles = view_oracles or {}
     head = "| view | model | " + " | ".join(f"{c} (gap)" for c in cohorts) + " | mean | sd | worst gap |"
     lines = [head, "|" + "---|" * (len(cohorts) + 5)]
-    for key, label in (("c_index_achievable", "achievable C-index"), ("hpv_auc_achievable", "achievable HPV AUC")):
-        vals = np.array([float(oracles[c][key]) for c in cohorts])
-        cells = " | ".join(f"{v:.3f}" for v in vals)
-        lines.append(
-            f"| oracle | {label} | {cells} | {vals.mean():.3f} | {vals.std(ddof=1) if len(vals) > 1 else 0:.3f} | |"
-        )
+    shown = {"oracle": oracles, **dict(view_oracles.values())}
+    for row_label, oracle_set in shown.items():
+        for key, label in (("c_index_achievable", "achievable C-index"), ("hpv_auc_achievable", "achievable HPV AUC")):
+            vals = np.array([float(oracle_set[c][key]) for c in cohorts])
+            cells = " | ".join(f"{v:.3f}" for v in vals)
+            sd = vals.std(ddof=1) if len(vals) > 1 else 0
+            lines.append(f"| {row_label} | {label} | {cells} | {vals.mean():.3f} | {sd:.3f} | |")
     for view, per_cohort in results.items():
+        view_oracle = view_oracles.get(view, ("oracle", oracles))[1]
         names = list(next(iter(per_cohort.values())))
         for name in names:
             key = "hpv_auc_achievable" if name.startswith("HPV AUC") else "c_index_achievable"
             vals = np.array([per_cohort[c][name] for c in cohorts])
             gaps = (
-                np.array([oracles[c][key] - per_cohort[c][name] for c in cohorts])
+                np.array([view_oracle[c][key] - per_cohort[c][name] for c in cohorts])
                 if "balanced" not in name
                 else np.full(len(cohorts), np.nan)
             )
@@ -189,6 +220,7 @@ def main(argv: list[str] | None = None) -> int:
     models = {**bundled, **(comparison_models(args.train, args.cache, args.bags) if args.train else {})}
     oracles = {d.name: _oracle(d) for d in args.holdout}
     results: dict[str, dict[str, dict[str, float]]] = {"ground-truth masks": {}}
+    view_oracles: dict[str, tuple[str, dict[str, dict[str, Any]]]] = {}
     for d in args.holdout:
         results["ground-truth masks"][d.name] = score(models, hpv, d, "ground-truth", args.cache)
         print(f"  scored {d.name} on ground-truth masks ({time.perf_counter() - start:.0f} s)")
@@ -197,19 +229,25 @@ def main(argv: list[str] | None = None) -> int:
         view = "predicted masks" + (f" (first {n} cases)" if n else "")
         paired = f"ground-truth masks (same {n} cases)"
         results[view] = {}
+        subset: dict[str, dict[str, Any]] = {}
         if n:
             results[paired] = {}
+            view_oracles[view] = view_oracles[paired] = (f"oracle (same {n} cases)", subset)
         for d in args.holdout:
             masks = predict_masks(d, args.cache, args.threads, n)
             only = {p.name.split(".")[0] for p in masks.iterdir()} if n else None
+            if only is not None:
+                subset[d.name] = subset_oracle(d, only)
             results[view][d.name] = score(bundled, hpv, d, masks, args.cache, only)
             if n:
                 results[paired][d.name] = score(bundled, hpv, d, "ground-truth", args.cache, only)
             print(f"  scored {d.name} on predicted masks ({time.perf_counter() - start:.0f} s)")
-    print(table(results, oracles))
+    print(table(results, oracles, view_oracles))
     print(f"({time.perf_counter() - start:.0f} s; models {prog_dir.parent})")
     if args.json:
-        args.json.write_text(json.dumps({"oracles": oracles, "results": results}, indent=1, default=float))
+        subsets = {label: sets for label, sets in view_oracles.values()}
+        payload = {"oracles": oracles, "subset_oracles": subsets, "results": results}
+        args.json.write_text(json.dumps(payload, indent=1, default=float))
     return 0
 
 

@@ -31,3 +31,10 @@ def test_card_table_puts_every_model_against_the_oracle(tmp_path: Path, capsys: 
     for cohort in ("syn8", "syn9"):
         assert 0.0 <= views["ground-truth masks"][cohort]["bundled Task 2 model"] <= 1.0
     assert len(list((tmp_path / "cache" / "predicted" / "syn8").iterdir())) == 2
+    # the subset views are put against the oracle of the same cases; on every case it is the oracle block
+    assert "oracle (same 2 cases)" in printed
+    assert card["subset_oracles"]["oracle (same 2 cases)"]["syn8"]["n_cases"] == 2
+    every = {c["PatientID"] for c in json.loads((cohorts[0] / "synthetic_metadata.json").read_text())["cases"]}
+    whole = prognosis_card.subset_oracle(cohorts[0], every)
+    assert whole["c_index_achievable"] == pytest.approx(card["oracles"]["syn8"]["c_index_achievable"])
+    assert whole["hpv_auc_achievable"] == pytest.approx(card["oracles"]["syn8"]["hpv_auc_achievable"])

@@ -45,6 +45,7 @@ from algorithm.tabular import (
     Imputer,
     Scaler,
     apply_log1p,
+    as_rows,
     created_stamp,
     design_row,
     fit_preprocessing,
@@ -127,7 +128,7 @@ class Classifier:
 
     def predict_proba(self, x: np.ndarray) -> np.ndarray:
         """Probabilities of HPV positivity for the rows of ``x`` (n, p; NaN imputed), in [0, 1]."""
-        x = np.asarray(x, dtype=np.float64).reshape(-1, len(self.feature_names))
+        x = as_rows(x, len(self.feature_names))
         x = apply_log1p(x, self.feature_names, self.log1p)
         z = self.scaler.transform(self.imputer.transform(x))
         if not self.members:

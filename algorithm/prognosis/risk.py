@@ -2,7 +2,8 @@
 
 A risk model maps a feature matrix (n, p; NaN allowed) to risks (higher = earlier recurrence). Every kind
 shares the preprocessing fitted on the training rows and stored with it: log(1 + x) of the volume / TLG
-columns (``log1p_features``), imputation (training medians / most frequent) and standardisation.
+columns (``log1p_features``), imputation (training medians; categorical clinical fields: the training mean, or
+the most frequent value in models fitted before issue 17) and standardisation.
 
 The contract of a kind (a subclass of :class:`RiskModel`):
 
@@ -32,7 +33,7 @@ import numpy as np
 
 from algorithm.prognosis.cox import fit_cox
 from algorithm.prognosis.icare import IcareBag, IcareSettings, fit_icare, predict_icare
-from algorithm.tabular import Imputer, Scaler, apply_log1p
+from algorithm.tabular import Imputer, Scaler, apply_log1p, as_rows
 
 #: kind -> "module:Class" (imported when a model of that kind is fitted or loaded).
 RISK_KINDS: dict[str, str] = {
@@ -81,7 +82,7 @@ class RiskModel:
     has_curves: ClassVar[bool] = False
 
     prep: Preprocessing
-    #: How NaN inputs are handled: ``impute`` (training medians) or ``skip`` (left out of ICARE's means).
+    #: How NaN inputs are handled: ``impute`` (the stored fill values) or ``skip`` (left out of ICARE's means).
     missing: str = "impute"
 
     @property
@@ -93,7 +94,7 @@ class RiskModel:
         return self.prep.scaler.transform(self.prep.imputer.transform(x))
 
     def _rows(self, x: np.ndarray) -> np.ndarray:
-        x = np.asarray(x, dtype=np.float64).reshape(-1, len(self.feature_names))
+        x = as_rows(x, len(self.feature_names))
         return apply_log1p(x, self.feature_names, self.prep.log1p)
 
     def predict_matrix(self, x: np.ndarray) -> np.ndarray:

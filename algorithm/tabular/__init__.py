@@ -13,9 +13,11 @@ from algorithm.model_files import (
     write_model_json,
 )
 from algorithm.tabular.preprocess import (
+    CATEGORICAL_FILLS,
     Imputer,
     Scaler,
     apply_log1p,
+    as_rows,
     design_row,
     fit_preprocessing,
     imaging_names,
@@ -27,11 +29,13 @@ from algorithm.tabular.preprocess import (
 )
 
 __all__ = [
+    "CATEGORICAL_FILLS",
     "MODEL_FILE",
     "Imputer",
     "ModelError",
     "Scaler",
     "apply_log1p",
+    "as_rows",
     "created_stamp",
     "design_row",
     "fit_preprocessing",

@@ -23,6 +23,14 @@ def design_row(features: Mapping[str, Any] | None, clinical: ClinicalRecord | No
     return np.array([_as_float(merged.get(n)) for n in names], dtype=np.float64)
 
 
+def as_rows(x: np.ndarray, n_columns: int) -> np.ndarray:
+    """``x`` as a float (n, ``n_columns``) matrix: a single row (1-D) becomes one row; zero columns allowed
+    (a model without inputs, e.g. a clinical-only fallback fitted without any clinical column)."""
+    x = np.asarray(x, dtype=np.float64)
+    rows = 1 if x.ndim < 2 else x.shape[0]
+    return x.reshape(rows, n_columns)
+
+
 def _as_float(value: Any) -> float:
     if isinstance(value, bool):
         return float(value)
@@ -52,27 +60,49 @@ def apply_log1p(x: np.ndarray, names: Sequence[str], which: Sequence[str]) -> np
     return x
 
 
+#: How the categorical clinical columns of a model are filled: ``most_frequent`` (the training set's most frequent
+#: value; what every model before issue 17 stored) or ``mean`` (the training mean of the 0/1 or 0-4 codes, e.g. a
+#: blank tobacco field becomes the proportion of smokers; scikit-learn's ``SimpleImputer(strategy="mean")``).
+CATEGORICAL_FILLS: tuple[str, ...] = ("most_frequent", "mean")
+
+
 @dataclass
 class Imputer:
-    """Per-column fill values: the training median, or the most frequent value for categorical columns."""
+    """Per-column fill values: the training median, or for categorical columns the most frequent value or the mean
+    (``categorical_fill``). Only ``values`` act at inference; ``strategies`` records how each was chosen."""
 
     values: list[float]
     strategies: list[str]
 
     @classmethod
-    def fit(cls, x: np.ndarray, names: Sequence[str], categorical: Iterable[str] = CATEGORICAL_CLINICAL) -> Imputer:
-        """Fit on ``x`` (n, p); a column with no finite value is filled with 0."""
+    def fit(
+        cls,
+        x: np.ndarray,
+        names: Sequence[str],
+        categorical: Iterable[str] = CATEGORICAL_CLINICAL,
+        categorical_fill: str = "most_frequent",
+    ) -> Imputer:
+        """Fit on ``x`` (n, p); a column with no finite value is filled with 0.
+
+        Raises:
+            ValueError: ``categorical_fill`` not one of :data:`CATEGORICAL_FILLS`.
+        """
+        if categorical_fill not in CATEGORICAL_FILLS:
+            raise ValueError(f"unknown categorical fill {categorical_fill!r}; expected one of {CATEGORICAL_FILLS}")
         cats = set(categorical)
         values, strategies = [], []
         for j, name in enumerate(names):
             col = x[:, j][np.isfinite(x[:, j])]
-            if name in cats:
+            if name in cats and categorical_fill == "most_frequent":
                 strategies.append("most_frequent")
                 if col.size:
                     uniq, counts = np.unique(col, return_counts=True)
                     values.append(float(uniq[np.argmax(counts)]))  # ties: the smallest value
                 else:
                     values.append(0.0)
+            elif name in cats:
+                strategies.append("mean")
+                values.append(float(np.mean(col)) if col.size else 0.0)
             else:
                 strategies.append("median")
                 values.append(float(np.median(col)) if col.size else 0.0)
@@ -139,11 +169,14 @@ def usable_columns(x: np.ndarray, names: Sequence[str], max_missing: float = 0.5
     return kept, dropped
 
 
-def fit_preprocessing(x: np.ndarray, names: Sequence[str]) -> tuple[np.ndarray, list[str], Imputer, Scaler]:
-    """The log1p-mapped ``x``, the log1p column names, and the imputer and scaler fitted on it."""
+def fit_preprocessing(
+    x: np.ndarray, names: Sequence[str], categorical_fill: str = "most_frequent"
+) -> tuple[np.ndarray, list[str], Imputer, Scaler]:
+    """The log1p-mapped ``x``, the log1p column names, and the imputer (categorical clinical columns filled by
+    ``categorical_fill``, see :data:`CATEGORICAL_FILLS`) and scaler fitted on it."""
     logs = log1p_names(names)
     x = apply_log1p(x, names, logs)
-    imputer = Imputer.fit(x, names)
+    imputer = Imputer.fit(x, names, categorical_fill=categorical_fill)
     scaler = Scaler.fit(imputer.transform(x))
     return x, logs, imputer, scaler
 
@@ -151,6 +184,8 @@ def fit_preprocessing(x: np.ndarray, names: Sequence[str]) -> tuple[np.ndarray, 
 def take_columns(x: np.ndarray, names: Sequence[str], wanted: Sequence[str]) -> np.ndarray:
     """The columns ``wanted`` of ``x`` (whose columns are ``names``); a column not in ``names`` is all NaN."""
     col = {n: i for i, n in enumerate(names)}
+    if not wanted:
+        return np.zeros((len(x), 0))
     return np.column_stack([x[:, col[n]] if n in col else np.full(len(x), np.nan) for n in wanted])
 
 

@@ -3,6 +3,7 @@
     python -m algorithm train prognosis --data DATASET --out DIR [--edition 2025|2026] [--model icare|cox|deephit|mtlr]
         [--features clinical|clinical+imaging|clinical+imaging+dose] [--config NAME]
         [--masks ground-truth|MASK_DIR] [--cache DIR] [--folds 5] [--seed 0] [--bags 100] [--epochs N]
+        [--clinical-fill mean|most_frequent]
 
 ``--edition 2026`` reads the 2026 layout (``DATASET/<PID>/``, ``HECKTOR_2026_Training.csv``) and fits the 2026
 RFS model: its clinical inputs are those of a 2026 ``ehr.json`` (HPV status in, no M-stage; T/N stages are
@@ -12,6 +13,8 @@ it from the model folder's ``rfs/`` (:mod:`algorithm.models`).
 ``--features`` restricts the model inputs as in the dataset paper's ablation (default: every feature,
 which is ``clinical+imaging+dose``); ``--config`` applies a named configuration
 (:mod:`algorithm.training.recipes`). DeepHit / MTLR also write their network weights (``*.pt``).
+``--clinical-fill`` sets how blank categorical clinical fields are filled (default ``mean``, the training mean
+of the codes; ``most_frequent``: what models before issue 17 used); the fill values are stored in the model.
 
 Steps: read the Task 2 table and images, compute (cached) features, cross-validate grouped by centre
 (Harrell's C of the pooled out-of-fold risks with a percentile-bootstrap 95 % CI, and per fold), fit
@@ -33,6 +36,8 @@ import numpy as np
 
 from algorithm.features import ANY_CLINICAL_FEATURE_NAMES, DOSE_FEATURE_NAMES
 from algorithm.prognosis import MODEL_KINDS, IcareSettings, PrognosisModel, fit_prognosis_model
+from algorithm.prognosis.model import CLINICAL_FILL
+from algorithm.tabular import CATEGORICAL_FILLS
 from algorithm.tabular.cv import make_folds, report_bootstrap, report_cindex
 from algorithm.training.options import (
     DataOptions,
@@ -67,11 +72,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--bags", type=int, default=100, help="ICARE bags (default 100)")
     parser.add_argument("--epochs", type=int, default=None, help="DeepHit / MTLR training epochs (default 100)")
+    parser.add_argument(
+        "--clinical-fill",
+        choices=CATEGORICAL_FILLS,
+        default=None,
+        help=f"fill of blank categorical clinical fields (default {CLINICAL_FILL}: the training mean)",
+    )
     finish_trainer_parser(parser, 2, run)
 
 
 FEATURE_SETS = ("clinical", "clinical+imaging", "clinical+imaging+dose")
-DEFAULTS = {"model": "icare", "features": None}
+DEFAULTS = {"model": "icare", "features": None, "clinical_fill": CLINICAL_FILL}
 
 
 def select_features(data: TrainingSet, feature_set: str | None) -> TrainingSet:
@@ -100,6 +111,7 @@ def cross_validate(
     settings: IcareSettings,
     n_boot: int,
     discrete_settings: Any = None,
+    clinical_fill: str = CLINICAL_FILL,
 ) -> tuple[dict[str, Any], np.ndarray, np.ndarray]:
     """Out-of-fold risks, fold numbers and the CV summary (pooled C with CI, per-fold C)."""
     time_days = np.array([c.targets["rfs_days"] for c in data.cases])
@@ -119,6 +131,7 @@ def cross_validate(
             seed=seed,
             icare_settings=settings,
             discrete_settings=discrete_settings,
+            clinical_fill=clinical_fill,
         )
         oof[te] = model.predict_table(data.x[te], data.names)
         fold_of[te] = k
@@ -146,6 +159,8 @@ class PrognosisOptions:
         features: one of :data:`FEATURE_SETS`, or ``None`` for every feature.
         bags: ICARE bags.
         epochs: DeepHit / MTLR training epochs (``None``: their default).
+        clinical_fill: fill of blank categorical clinical fields, one of
+            :data:`~algorithm.tabular.CATEGORICAL_FILLS`.
     """
 
     common: DataOptions
@@ -153,10 +168,12 @@ class PrognosisOptions:
     features: str | None = None
     bags: int = 100
     epochs: int | None = None
+    clinical_fill: str = CLINICAL_FILL
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> PrognosisOptions:
-        return cls(DataOptions.from_args(args), str(args.model), args.features, int(args.bags), args.epochs)
+        fill = str(getattr(args, "clinical_fill", None) or CLINICAL_FILL)
+        return cls(DataOptions.from_args(args), str(args.model), args.features, int(args.bags), args.epochs, fill)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -181,7 +198,14 @@ def train(opts: PrognosisOptions) -> int:
 
     t0 = time.perf_counter()
     cv, oof, fold_of = cross_validate(
-        data, opts.model, opts.common.folds, opts.common.seed, settings, opts.common.bootstrap, discrete
+        data,
+        opts.model,
+        opts.common.folds,
+        opts.common.seed,
+        settings,
+        opts.common.bootstrap,
+        discrete,
+        opts.clinical_fill,
     )
     data.timings["cv_s"] = time.perf_counter() - t0
     t0 = time.perf_counter()
@@ -194,6 +218,7 @@ def train(opts: PrognosisOptions) -> int:
         seed=opts.common.seed,
         icare_settings=settings,
         discrete_settings=discrete,
+        clinical_fill=opts.clinical_fill,
     )
     data.timings["final_fit_s"] = time.perf_counter() - t0
     data.timings["total_s"] = time.perf_counter() - start
@@ -202,6 +227,7 @@ def train(opts: PrognosisOptions) -> int:
         "edition": opts.common.edition,
         "model": opts.model,
         "features": opts.features or "all",
+        "clinical_fill": opts.clinical_fill,
         "config": opts.common.config,
         "data": Path(opts.common.data).name,
         "masks": masks_label(opts.common.masks),

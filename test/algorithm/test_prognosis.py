@@ -108,6 +108,40 @@ def test_fallback_uses_the_clinical_model_on_the_main_scale() -> None:
     assert model.predict_risk(None, old) > model.predict_risk(None, young)
 
 
+def test_blank_clinical_fields_get_the_training_mean_stored_in_the_model_file(tmp_path: Path) -> None:
+    """Issue 17: categorical clinical blanks are filled with the training mean (scikit-learn's SimpleImputer),
+    the fill travels in model.json, and a model fitted with the previous most-frequent fill still loads as it was."""
+    from sklearn.impute import SimpleImputer
+
+    x, t, e = _cohort(150)
+    col = {c: i for i, c in enumerate(NAMES)}
+    ps = col["clinical_performance_status"]
+    rng = np.random.default_rng(1)
+    x[:, ps] = np.where(rng.random(150) < 0.3, np.nan, rng.choice(4, 150, p=(0.55, 0.33, 0.09, 0.03)))
+    model = fit_prognosis_model(x, NAMES, t, e, "cox")
+    names = model.main.feature_names
+    j = names.index("clinical_performance_status")
+    imputer = model.main.prep.imputer
+    assert imputer.strategies[j] == "mean" and imputer.strategies[names.index("clinical_age")] == "median"
+    reference = SimpleImputer(strategy="mean").fit(x[:, [ps]]).statistics_[0]
+    assert imputer.values[j] == pytest.approx(reference) and 0.0 < imputer.values[j] < 1.0  # not the mode 0
+    model.save(tmp_path / "mean")
+    stored = json.loads((tmp_path / "mean" / "model.json").read_text())["main"]["imputer"]
+    assert stored["values"][j] == pytest.approx(reference)
+    blank = parse_clinical({"Age": 0.5})
+    as_mean = parse_clinical({"Age": 0.5, "Performance Status": imputer.values[j]})
+    loaded = PrognosisModel.load(tmp_path / "mean")
+    feats = {"gtvp_mtv_ml": 8.0}
+    assert loaded.predict_risk(feats, blank) == pytest.approx(loaded.predict_risk(feats, as_mean))
+    old = fit_prognosis_model(x, NAMES, t, e, "cox", clinical_fill="most_frequent")
+    assert old.main.prep.imputer.values[j] == 0.0 and old.main.prep.imputer.strategies[j] == "most_frequent"
+    old.save(tmp_path / "old")
+    reloaded = PrognosisModel.load(tmp_path / "old")
+    assert reloaded.predict_table(x, NAMES) == pytest.approx(old.predict_table(x, NAMES))
+    with pytest.raises(ValueError, match="categorical fill"):
+        fit_prognosis_model(x, NAMES, t, e, "cox", clinical_fill="median")
+
+
 def test_degenerate_training_sets_give_constant_but_finite_models() -> None:
     x, t, _ = _cohort(30)
     model = fit_prognosis_model(x, NAMES, t, np.zeros(30, bool), "cox")  # no event at all

@@ -87,3 +87,22 @@ def test_pooled_and_fold_mean_c_are_explained() -> None:
     assert "separate centres" not in train_prognosis.pooled_vs_fold_mean(0.66, 0.64)
     assert "mostly separate centres" in train_prognosis.pooled_vs_fold_mean(0.814, 0.508)
     assert "risk scales differ" in train_prognosis.pooled_vs_fold_mean(0.5, 0.7)
+
+
+@pytest.mark.slow  # training: left out of `make test-fast`
+def test_a_table_without_clinical_columns_trains_an_imaging_only_model(cohort: Path, tmp_path: Path) -> None:
+    """Issue 17: no clinical input column at all (the clinical-only fallback has no input) used to crash."""
+    data = tmp_path / "imaging_only"
+    data.mkdir()
+    for task in ("Task 1", "Task 2", "Task 3"):
+        (data / task).symlink_to(cohort / task, target_is_directory=True)
+    table = pd.read_csv(cohort / "HECKTOR_2025_Training_Task_2.csv")
+    table[["PatientID", "CenterID", "RFS", "Relapse"]].to_csv(data / "HECKTOR_2025_Training_Task_2.csv", index=False)
+    out = tmp_path / "model"
+    assert train_prognosis.main(["--data", str(data), "--out", str(out), "--model", "cox", *FAST]) == 0
+    model = PrognosisModel.load(out)
+    assert model.fallback.kind == "constant" and model.fallback.feature_names == []
+    assert not any(n.startswith("clinical_") for n in model.main.feature_names)
+    assert math.isfinite(model.predict_risk(None, None))  # no mask: the (constant) fallback
+    oof = pd.read_csv(out / "cv_predictions.csv")
+    assert len(oof) == 20 and oof["risk"].notna().all()
