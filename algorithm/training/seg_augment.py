@@ -20,7 +20,8 @@ where stated:
 =================  =====  ==========================================================  ==================
 name               prob   options                                                     MONAI transform
 =================  =====  ==========================================================  ==================
-``rotation``       0.2    ``degrees`` 30 (each axis, U(-d, d)); ``padding`` ``"air"``  ``RandAffined``
+``rotation``       0.2    ``degrees`` 30 (each axis, U(-d, d));                       ``RandAffined``
+                          ``padding`` ``"air"``
 ``scaling``        0.2    ``range`` [0.7, 1.4] (per axis; nnU-Net draws one factor);  ``RandAffined``
                           ``padding`` ``"air"``
 ``elastic``        0.0    ``sigma`` [5, 8], ``magnitude`` [50, 150] voxels (off, as   ``Rand3DElasticd``
