@@ -61,7 +61,11 @@ def steps_per_s(config: SegmentationConfig, block: dict, steps: int, workers: in
         config.mirror_dims_zyx,
         augment_here=not on_device,
     )
-    gpu_aug = build_augmentation(block, config.channels_order, config.mirror_dims_zyx, 1, device) if on_device else None
+    gpu_aug = None
+    if on_device:
+        gpu_aug = build_augmentation(
+            block, config.channels_order, config.mirror_dims_zyx, 1, device, list(sampler.pad_values)
+        )
     start = 0.0
     for k, (x, y) in enumerate(make_loader(stream, workers, pin_memory=on_device)):
         if k == 1:

@@ -2,9 +2,15 @@
 
 One :class:`monai.transforms.Compose` per sample over ``{"image": (C, z, y, x), "label": (1, z, y, x)}``
 (numpy arrays or torch tensors, on the CPU or the GPU: MONAI's transforms run on the tensor's device).
-Spatial transforms move image and label together (image trilinear, label nearest, both padded by
-replicating the border so that they stay consistent); intensity transforms act on the image only, each
-channel with its own random draw (as nnU-Net's per-channel transforms).
+Spatial transforms move image and label together (image trilinear, label nearest). Where a rotated,
+scaled or deformed patch reaches beyond the sampled one, it is padded with **air** by default (``padding``
+``"air"``: each channel's normalised value outside the scan, CT -1024 HU and PET 0 SUV, label background),
+so that training shows the oblique cut through the field of view that a tilted or rotated scan has at
+inference; ``"border"`` repeats the patch's border instead (the kit's behaviour before issue 16, which
+never shows such a cut). Air padding is MONAI's zeros padding between two channel-wise shifts
+(``NormalizeIntensityd`` with the outside values as subtrahend, then their negatives). Intensity
+transforms act on the image only, each channel with its own random draw (as nnU-Net's per-channel
+transforms).
 
 The ``augmentation`` block of the training config names each transform with its probability (0 turns it
 off) and its range; a transform not named keeps the default below, an unknown name or option is an error.
@@ -14,10 +20,12 @@ where stated:
 =================  =====  ==========================================================  ==================
 name               prob   options                                                     MONAI transform
 =================  =====  ==========================================================  ==================
-``rotation``       0.2    ``degrees`` 30 (each axis, U(-d, d))                        ``RandAffined``
-``scaling``        0.2    ``range`` [0.7, 1.4] (per axis; nnU-Net draws one factor)   ``RandAffined``
+``rotation``       0.2    ``degrees`` 30 (each axis, U(-d, d));                       ``RandAffined``
+                          ``padding`` ``"air"``
+``scaling``        0.2    ``range`` [0.7, 1.4] (per axis; nnU-Net draws one factor);  ``RandAffined``
+                          ``padding`` ``"air"``
 ``elastic``        0.0    ``sigma`` [5, 8], ``magnitude`` [50, 150] voxels (off, as   ``Rand3DElasticd``
-                          in nnU-Net's default)
+                          in nnU-Net's default); ``padding`` ``"air"``
 ``pet_scale``      0.8    ``range`` [0.5, 2.0], log-uniform factor on the PET channel  :class:`RandPetCalibrationd`
                           (an unseen centre's calibration; not in nnU-Net)
 ``noise``          0.1    ``std`` 0.1 (std drawn in U(0, std), normalised units)      ``RandGaussianNoised``
@@ -29,6 +37,9 @@ name               prob   options                                               
 ``gamma``          0.3    ``range`` [0.7, 1.5] (statistics retained)                  ``RandAdjustContrastd``
 ``mirror``         0.5    per axis in the config's ``mirror_axes``                    ``RandFlipd``
 =================  =====  ==========================================================  ==================
+
+``padding`` (rotation, scaling, elastic): ``"air"`` (default; not nnU-Net's, which pads its z-scored
+data with 0 and cuts the final patch from the middle of a larger one) or ``"border"``.
 
 ``"augmentation": {"preset": "light"}`` gives the kit's earlier light pipeline (mirroring, brightness,
 PET scale and gamma only) for comparison runs.
@@ -48,6 +59,7 @@ from monai.transforms import (
     ConcatItemsd,
     DeleteItemsd,
     MapTransform,
+    NormalizeIntensityd,
     Rand3DElasticd,
     RandAdjustContrastd,
     RandAffined,
@@ -65,9 +77,9 @@ from hecktor.errors import HecktorError
 
 #: Default probability and options of each transform (see the module docstring).
 DEFAULTS: dict[str, dict[str, Any]] = {
-    "rotation": {"prob": 0.2, "degrees": 30.0},
-    "scaling": {"prob": 0.2, "range": [0.7, 1.4]},
-    "elastic": {"prob": 0.0, "sigma": [5.0, 8.0], "magnitude": [50.0, 150.0]},
+    "rotation": {"prob": 0.2, "degrees": 30.0, "padding": "air"},
+    "scaling": {"prob": 0.2, "range": [0.7, 1.4], "padding": "air"},
+    "elastic": {"prob": 0.0, "sigma": [5.0, 8.0], "magnitude": [50.0, 150.0], "padding": "air"},
     "pet_scale": {"prob": 0.8, "range": [0.5, 2.0]},
     "noise": {"prob": 0.1, "std": 0.1},
     "blur": {"prob": 0.2, "sigma": [0.5, 1.0]},
@@ -87,6 +99,9 @@ LIGHT: dict[str, dict[str, Any]] = {
     "gamma": {"prob": 0.3, "range": [0.7, 1.5]},
 }
 PRESETS = {"nnunet": {}, "light": LIGHT}
+#: The spatial transforms, and what their ``padding`` option may say.
+SPATIAL = ("rotation", "scaling", "elastic")
+PADDINGS = ("air", "border")
 
 
 class RandPetCalibrationd(RandomizableTransform, MapTransform):
@@ -141,6 +156,10 @@ def resolve_settings(block: Mapping[str, Any] | None) -> dict[str, dict[str, Any
     for name, options in settings.items():
         if not 0.0 <= float(options["prob"]) <= 1.0:
             raise HecktorError(f"augmentation {name!r}: prob must be in [0, 1], got {options['prob']}")
+        if name in SPATIAL and options["padding"] not in PADDINGS:
+            raise HecktorError(
+                f"augmentation {name!r}: padding must be one of {list(PADDINGS)}, got {options['padding']!r}"
+            )
     return settings
 
 
@@ -150,6 +169,7 @@ def build_augmentation(
     mirror_dims: Sequence[int],
     seed: int,
     device: torch.device | None = None,
+    outside: Sequence[float] | None = None,
 ) -> Compose:
     """The per-sample augmentation of ``{"image": (C, z, y, x), "label": (1, z, y, x)}``, seeded by ``seed``.
 
@@ -159,47 +179,25 @@ def build_augmentation(
         mirror_dims: array dims (0 = z, 1 = y, 2 = x) flipped at random.
         seed: random seed (the same seed and inputs give the same output).
         device: where spatial transforms build their grids (the tensors' device).
+        outside: each channel's normalised value outside the scan
+            (:func:`algorithm.training.seg_loop.pad_values`); needed when a spatial transform pads with air.
+
+    Raises:
+        HecktorError: a bad block, or air padding without ``outside`` (one value per channel).
     """
     s = resolve_settings(block)
-    spatial_keys, modes = ("image", "label"), ("bilinear", "nearest")
+    transforms: list[Any] = _spatial(s, device)
+    if any(s[name]["padding"] == "air" for name in SPATIAL if s[name]["prob"] > 0):
+        if outside is None or len(outside) != len(channels):
+            raise HecktorError(f"air padding needs one outside value per channel {list(channels)}, got {outside}")
+        shift, ones = [float(v) for v in outside], [1.0] * len(channels)  # air -> 0 (zeros padding), then back
+        transforms = [
+            NormalizeIntensityd("image", subtrahend=shift, divisor=ones, channel_wise=True),
+            *transforms,
+            NormalizeIntensityd("image", subtrahend=[-v for v in shift], divisor=ones, channel_wise=True),
+        ]
     chans = [f"image_{i}" for i in range(len(channels))]
-    transforms: list[Any] = []
-    if s["rotation"]["prob"] > 0:
-        r = math.radians(float(s["rotation"]["degrees"]))
-        transforms.append(
-            RandAffined(
-                spatial_keys,
-                prob=s["rotation"]["prob"],
-                rotate_range=(r, r, r),
-                mode=modes,
-                padding_mode="border",
-                device=device,
-            )
-        )
-    if s["scaling"]["prob"] > 0:
-        low, high = (float(v) - 1.0 for v in s["scaling"]["range"])
-        transforms.append(
-            RandAffined(
-                spatial_keys,
-                prob=s["scaling"]["prob"],
-                scale_range=((low, high),) * 3,
-                mode=modes,
-                padding_mode="border",
-                device=device,
-            )
-        )
-    if s["elastic"]["prob"] > 0:
-        transforms.append(
-            Rand3DElasticd(
-                spatial_keys,
-                sigma_range=tuple(s["elastic"]["sigma"]),
-                magnitude_range=tuple(s["elastic"]["magnitude"]),
-                prob=s["elastic"]["prob"],
-                mode=modes,
-                padding_mode="border",
-                device=device,
-            )
-        )
+    spatial_keys = ("image", "label")
     transforms.append(SplitDimd("image", dim=0, keepdim=True, update_meta=False))
     if "PET" in channels and s["pet_scale"]["prob"] > 0:
         transforms.append(RandPetCalibrationd([chans[list(channels).index("PET")]], **_pet(s["pet_scale"])))
@@ -212,6 +210,54 @@ def build_augmentation(
     compose = Compose(transforms)
     compose.set_random_state(seed=int(seed) % (2**32))
     return compose
+
+
+def _spatial(s: Mapping[str, Mapping[str, Any]], device: torch.device | None) -> list[Any]:
+    """Rotation, scaling and elastic deformation of image (bilinear) and label (nearest); ``padding`` ``"air"``
+    pads both with zeros (the caller shifts the image so that zero is air), ``"border"`` repeats the border."""
+    keys, modes = ("image", "label"), ("bilinear", "nearest")
+
+    def pad(name: str) -> str:
+        return "zeros" if s[name]["padding"] == "air" else "border"
+
+    out: list[Any] = []
+    if s["rotation"]["prob"] > 0:
+        r = math.radians(float(s["rotation"]["degrees"]))
+        out.append(
+            RandAffined(
+                keys,
+                prob=s["rotation"]["prob"],
+                rotate_range=(r, r, r),
+                mode=modes,
+                padding_mode=pad("rotation"),
+                device=device,
+            )
+        )
+    if s["scaling"]["prob"] > 0:
+        low, high = (float(v) - 1.0 for v in s["scaling"]["range"])
+        out.append(
+            RandAffined(
+                keys,
+                prob=s["scaling"]["prob"],
+                scale_range=((low, high),) * 3,
+                mode=modes,
+                padding_mode=pad("scaling"),
+                device=device,
+            )
+        )
+    if s["elastic"]["prob"] > 0:
+        out.append(
+            Rand3DElasticd(
+                keys,
+                sigma_range=tuple(s["elastic"]["sigma"]),
+                magnitude_range=tuple(s["elastic"]["magnitude"]),
+                prob=s["elastic"]["prob"],
+                mode=modes,
+                padding_mode=pad("elastic"),
+                device=device,
+            )
+        )
+    return out
 
 
 def _pet(options: Mapping[str, Any]) -> dict[str, Any]:

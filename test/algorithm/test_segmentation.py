@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 import SimpleITK as sitk
 import torch
+from scipy import ndimage
 
 from algorithm.segmentation import ModelError, SegmentationConfig, Segmenter
 from algorithm.segmentation.crop import crop_grid
@@ -21,7 +22,10 @@ from algorithm.segmentation.map_back import paste_on_ct, probabilities_on_ct_blo
 from algorithm.segmentation.network import build_network, state_dict_cpu
 from algorithm.segmentation.postprocess import remove_small_components
 from algorithm.segmentation.preprocess import preprocess
+from algorithm.segmentation.resample import resample_onto
+from algorithm.training.seg_loop import pad_values
 from hecktor.geometry import Grid, bounding_box_mm, grid_differences
+from hecktor.imageio import read_image
 from synthetic import SyntheticCase, generate_case
 
 BUNDLED = Path(__file__).resolve().parents[2] / "algorithm" / "resources" / "model" / "segmentation"
@@ -29,6 +33,8 @@ DEMO_CONFIG = (
     Path(__file__).resolve().parents[2] / "algorithm" / "segmentation" / "configs" / "synthetic_2mm_segresnet.json"
 )
 HELD_OUT_SEED = 1001
+#: Direction of a grid tilted 20 degrees about x (a gantry tilt, as ``bench.pet_calibration``'s oblique grids).
+TILT_20_X = (1.0, 0.0, 0.0, 0.0, np.cos(0.349066), -np.sin(0.349066), 0.0, np.sin(0.349066), np.cos(0.349066))
 
 
 # ----------------------------------------------------------------------------------------------- helpers
@@ -119,6 +125,7 @@ GEOMETRIES = {
         (np.cos(0.1745), -np.sin(0.1745), 0, np.sin(0.1745), np.cos(0.1745), 0, 0, 0, 1),
         (2.5, 2.5, 4.0),
     ),
+    "gantry tilt (20 deg about x)": (TILT_20_X, (2.5, 2.5, 4.0)),
 }
 
 
@@ -145,6 +152,30 @@ def test_scan_smaller_than_box_and_patch(tiny: Segmenter, small_cohort: list[Syn
     ct = sitk.RegionOfInterest(case.ct, [size[0], size[1], 6], [0, 0, size[2] - 12])
     label = tiny.segment(ct, case.pet)
     assert grid_differences(Grid.of(label), Grid.of(ct), spacing_rtol=0, origin_atol_mm=0, direction_atol=0) == []
+
+
+def test_outside_a_tilted_scan_the_input_is_the_air_training_pads_with(
+    small_cohort: list[SyntheticCase], tmp_path: Path
+) -> None:
+    """CT and PET on grids tilted 20 deg about x, written and read back: every crop-grid voxel outside both
+    scans gets exactly the normalised outside value that training pads rotated patches with (issue 16)."""
+    case = small_cohort[0]
+    config = SegmentationConfig.load(BUNDLED)
+    paths = {}
+    for name, image in (("ct", case.ct), ("pet", case.pet)):
+        paths[name] = tmp_path / f"{name}.nii.gz"
+        sitk.WriteImage(restore(image, TILT_20_X, image.GetSpacing()), str(paths[name]))
+    ct, pet = read_image(paths["ct"], "CT"), read_image(paths["pet"], "PET")
+
+    pre = preprocess(ct, pet, config)
+
+    for scan, channel, value in zip((case.ct, case.pet), pre.image, pad_values(config), strict=True):  # CT, PET
+        ones = sitk.Cast(scan, sitk.sitkUInt8) * 0 + 1  # the original field of view, before the tilt
+        inside = resample_onto(ones, pre.grid, sitk.sitkNearestNeighbor, 0, sitk.sitkUInt8)
+        outside = ndimage.binary_erosion(sitk.GetArrayFromImage(inside) == 0, iterations=3)  # past the blend
+        assert 0.01 < outside.mean() < 0.9  # the box reaches past the tilted scan's cut edges
+        assert np.array_equal(channel[outside], np.full(int(outside.sum()), value, dtype=np.float32))
+    assert pad_values(config) == [-1.0, 0.0]  # CT -1024 HU in the [-250, 250] window, PET 0 SUV
 
 
 def test_map_back_keeps_a_blob_at_its_physical_position(small_cohort: list[SyntheticCase]) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from scipy import ndimage
 
 from algorithm.training.seg_augment import DEFAULTS, augment, build_augmentation, resolve_settings
 from algorithm.training.seg_data import CachedCase, leave_centre_folds, split_folds
@@ -15,6 +16,8 @@ from algorithm.training.seg_sampling import PatchSampler
 from hecktor.errors import HecktorError
 
 OFF = {name: {"prob": 0.0} for name in DEFAULTS}
+#: Normalised CT and PET outside the scan (-1024 HU in the [-250, 250] window, 0 SUV).
+AIR = [-1.0, 0.0]
 
 
 def _box(shape: tuple[int, int, int], lo: tuple[int, ...], hi: tuple[int, ...], value: int, out=None) -> np.ndarray:
@@ -87,7 +90,7 @@ def test_augmentation_is_deterministic_for_a_seed() -> None:
     image, label = _sample()
     runs = []
     for seed in (7, 7, 8):
-        compose = build_augmentation(None, ["CT", "PET"], [0, 1, 2], seed)
+        compose = build_augmentation(None, ["CT", "PET"], [0, 1, 2], seed, outside=AIR)
         runs.append([augment(compose, image.clone(), label.clone()) for _ in range(4)])
     for (xa, ya), (xb, yb) in zip(runs[0], runs[1], strict=True):
         assert torch.equal(xa, xb) and torch.equal(ya, yb)
@@ -99,7 +102,7 @@ def test_augmentation_is_deterministic_for_a_seed() -> None:
 def test_spatial_augmentation_moves_image_and_label_together() -> None:
     image, label = _sample()
     block = {**OFF, "rotation": {"prob": 1.0, "degrees": 30}, "scaling": {"prob": 1.0}, "mirror": {"prob": 1.0}}
-    compose = build_augmentation(block, ["CT", "PET"], [0, 1, 2], seed=3)
+    compose = build_augmentation(block, ["CT", "PET"], [0, 1, 2], seed=3, outside=AIR)
     moved = 0
     for _ in range(4):
         x, y = augment(compose, image.clone(), label.clone())
@@ -109,6 +112,38 @@ def test_spatial_augmentation_moves_image_and_label_together() -> None:
         agree = np.mean(np.abs(pet - lab) < 0.5)  # bilinear image vs nearest label: agree except at edges
         assert agree > 0.97
     assert moved == 4
+
+
+def _uniform_sample() -> tuple[torch.Tensor, torch.Tensor]:
+    """CT 0.3 and PET 0.5 (normalised) everywhere, label 1 everywhere: whatever differs came from padding."""
+    image = torch.stack([torch.full((24, 24, 24), 0.3), torch.full((24, 24, 24), 0.5)])
+    return image, torch.ones((1, 24, 24, 24), dtype=torch.int64)
+
+
+@pytest.mark.parametrize("name", ["rotation", "scaling"])
+def test_rotated_and_scaled_patches_are_padded_with_air(name: str) -> None:
+    image, label = _uniform_sample()
+    options = {"rotation": {"prob": 1.0, "degrees": 30}, "scaling": {"prob": 1.0, "range": [1.4, 1.4]}}[name]
+    compose = build_augmentation({**OFF, name: options}, ["CT", "PET"], [], seed=2, outside=AIR)
+    x, y = augment(compose, image.clone(), label.clone())
+    ct, pet, lab = x[0].numpy(), x[1].numpy(), y[0].numpy()
+    padded = lab == 0  # the label's nearest-neighbour padding: background
+    assert 0.02 < padded.mean() < 0.6
+    far = ndimage.binary_erosion(~padded, iterations=2) | ndimage.binary_erosion(padded, iterations=2)
+    assert np.allclose(ct[far & padded], AIR[0], atol=1e-6) and np.allclose(pet[far & padded], AIR[1], atol=1e-6)
+    assert np.allclose(ct[far & ~padded], 0.3, atol=1e-6) and np.allclose(pet[far & ~padded], 0.5, atol=1e-6)
+    assert ct.min() >= AIR[0] - 1e-6 and pet.min() >= -1e-6  # bilinear blends air and tissue, never beyond
+    border = build_augmentation({**OFF, name: {**options, "padding": "border"}}, ["CT", "PET"], [], seed=2)
+    x, y = augment(border, image.clone(), label.clone())  # the earlier behaviour: the border repeated
+    assert np.allclose(x[0].numpy(), 0.3, atol=1e-6) and np.allclose(x[1].numpy(), 0.5) and bool((y == 1).all())
+
+
+def test_air_padding_needs_the_outside_values() -> None:
+    with pytest.raises(HecktorError, match="air padding needs one outside value per channel"):
+        build_augmentation({**OFF, "rotation": {"prob": 0.5}}, ["CT", "PET"], [], seed=0)
+    with pytest.raises(HecktorError, match="air padding needs one outside value per channel"):
+        build_augmentation({**OFF, "scaling": {"prob": 0.5}}, ["CT", "PET"], [], seed=0, outside=[-1.0])
+    build_augmentation(OFF, ["CT", "PET"], [], seed=0)  # nothing spatial: no outside value needed
 
 
 def test_pet_scaling_touches_the_pet_channel_only() -> None:
@@ -132,6 +167,7 @@ def test_augmentation_settings_are_checked() -> None:
         ({"noise": {"sigma": 1}}, "unknown option"),
         ({"gamma": {"prob": 2}}, "prob must be in"),
         ({"preset": "heavy"}, "unknown augmentation preset"),
+        ({"rotation": {"padding": "reflect"}}, "padding must be one of"),
     ):
         with pytest.raises(HecktorError, match=match):
             resolve_settings(bad)
