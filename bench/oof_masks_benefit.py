@@ -182,20 +182,26 @@ def predictions(
 
 
 def metrics(
-    p: dict[str, Any], fit_name: str, idx2: np.ndarray | None = None, idx3: np.ndarray | None = None
+    p: dict[str, Any],
+    fit_name: str,
+    idx2: np.ndarray | None = None,
+    idx3: np.ndarray | None = None,
+    task: int | None = None,
 ) -> dict[str, float]:
-    """C-index, AUC and balanced accuracy of one fit (on the resampled indices when given)."""
+    """C-index, AUC and balanced accuracy of one fit (on the resampled indices when given; only Task ``task``'s
+    metrics when given, for the bootstrap loops)."""
     from algorithm.tabular.cv import report_binary, report_cindex
 
-    i2 = np.arange(len(p["event"])) if idx2 is None else idx2
-    i3 = np.arange(len(p["hpv"])) if idx3 is None else idx3
-    dec, prob = p["call"][fit_name]
-    binary = report_binary(p["hpv"][i3], dec[i3], prob[i3])
-    return {
-        "c_index": report_cindex(p["time"][i2], p["event"][i2], p["risk"][fit_name][i2]),
-        "auc": binary["auc"],
-        "balanced_accuracy": binary["balanced_accuracy"],
-    }
+    out: dict[str, float] = {}
+    if task in (None, 2):
+        i2 = np.arange(len(p["event"])) if idx2 is None else idx2
+        out["c_index"] = report_cindex(p["time"][i2], p["event"][i2], p["risk"][fit_name][i2])
+    if task in (None, 3):
+        i3 = np.arange(len(p["hpv"])) if idx3 is None else idx3
+        dec, prob = p["call"][fit_name]
+        binary = report_binary(p["hpv"][i3], dec[i3], prob[i3])
+        out.update(auc=binary["auc"], balanced_accuracy=binary["balanced_accuracy"])
+    return out
 
 
 def paired_ci(p: dict[str, Any], key: str, n_boot: int, seed: int) -> tuple[float, float]:
@@ -206,7 +212,7 @@ def paired_ci(p: dict[str, Any], key: str, n_boot: int, seed: int) -> tuple[floa
     n = len(p["event"]) if task2 else len(p["hpv"])
 
     def delta(idx: np.ndarray) -> float:
-        kw = {"idx2": idx} if task2 else {"idx3": idx}
+        kw = {"idx2": idx, "task": 2} if task2 else {"idx3": idx, "task": 3}
         return metrics(p, "oof", **kw)[key] - metrics(p, "ground-truth", **kw)[key]
 
     return report_bootstrap(delta, n, n_boot, seed)
@@ -223,7 +229,7 @@ def pooled_ci(ps: list[dict[str, Any]], key: str, n_boot: int, seed: int) -> tup
         d = []
         for p, n in zip(ps, sizes, strict=True):
             idx = rng.integers(0, n, n)
-            kw = {"idx2": idx} if task2 else {"idx3": idx}
+            kw = {"idx2": idx, "task": 2} if task2 else {"idx3": idx, "task": 3}
             d.append(metrics(p, "oof", **kw)[key] - metrics(p, "ground-truth", **kw)[key])
         means.append(np.mean(d))
     means = np.asarray(means)
