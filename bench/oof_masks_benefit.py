@@ -412,6 +412,8 @@ def main(argv: list[str] | None = None) -> int:
     holdouts = [cohort(cache, s, args.holdout_size) for s in args.holdout_seeds]
     run = oof_run(train, cache)
     masks = {d.name: container_masks(d, cache, args.holdout_cases) for d in holdouts}
+    # the first --holdout-cases cases, not every mask the cache holds (a larger earlier run may have left more)
+    scored_ids = {d.name: {c.patient_id for c in image_cases(d, args.holdout_cases)} for d in holdouts}
     print(f"  masks ready ({time.perf_counter() - start:.0f} s)", flush=True)
     if args.masks_only:
         return 0
@@ -439,7 +441,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         scored[label] = []
         for seed, d in zip(args.holdout_seeds, holdouts, strict=True):
-            only = {p.name.split(".")[0] for p in masks[d.name].glob("*.nii.gz")}
+            only = scored_ids[d.name]
             p = predictions(models, d, masks[d.name] if view == "predicted" else "ground-truth", features, only)
             scored[label].append(p)
             rows[label][str(seed)] = {f: metrics(p, f) for f in FITS}
@@ -482,6 +484,7 @@ def main(argv: list[str] | None = None) -> int:
             "rows": rows,
             "deltas": deltas,
             "n_events": n_events,
+            "n_scored": {d.name: len(p["event"]) for d, p in zip(holdouts, scored["predicted masks"], strict=True)},
         }
         args.json.write_text(json.dumps(record, indent=1, default=float))
     return 0

@@ -31,6 +31,7 @@ def test_bench_fits_on_oof_masks_and_scores_both_views(tmp_path: Path, capsys: p
     # held-out: the first 3 cases segmented as the container does, both views scored on those same cases
     assert len(list((cache / "predicted" / "syn9_14").glob("*.nii.gz"))) == 3
     record = json.loads((tmp_path / "r.json").read_text())
+    assert record["n_scored"] == {"syn9_14": 3}
     for view in ("predicted masks", "ground-truth masks"):
         for fit in oof_masks_benefit.FITS:
             c = record["rows"][view]["9"][fit]["c_index"]
@@ -53,6 +54,10 @@ def test_bench_fits_on_oof_masks_and_scores_both_views(tmp_path: Path, capsys: p
     assert again.main.coefficients == pytest.approx(model.main.coefficients, abs=1e-6)
     other = oof_masks_benefit.refit_cox(model, rows, 100.0 if details["alpha"] != 100.0 else 1.0)
     assert other.main.coefficients != pytest.approx(model.main.coefficients, abs=1e-6)
+    # a smaller --holdout-cases on the same cache scores that many cases, not every mask the cache holds
+    argv[argv.index("--holdout-cases") + 1] = "2"
+    assert oof_masks_benefit.main(argv) == 0
+    assert json.loads((tmp_path / "r.json").read_text())["n_scored"] == {"syn9_14": 2}
 
 
 def test_training_record_names_out_of_fold_masks(tmp_path: Path) -> None:
