@@ -22,8 +22,8 @@ real out-of-fold masks are (what it does not reproduce: a fold model trained on 
 distribution). The held-out cases' masks come from ``Segmenter.load`` of the bundled model folder on the
 harmonised CT and PET, as the container segments. Masks and features are cached under ``--cache``.
 
-    python -m bench.oof_masks_benefit --cache DIR [--train-seed 11] [--train-cases 300]
-        [--holdout-seeds 4101 4102 4103] [--holdout-size 200] [--holdout-cases 120] [--masks-only] [--json OUT]
+    python -m bench.oof_masks_benefit --cache DIR [--train-seed 11] [--train-cases 600]
+        [--holdout-seeds 4101 4102 4103] [--holdout-size 200] [--holdout-cases 200] [--masks-only] [--json OUT]
 """
 
 from __future__ import annotations
@@ -393,10 +393,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.oof_masks_benefit", description=__doc__.split("\n")[0])
     parser.add_argument("--cache", type=Path, required=True, help="cohorts, masks, features and models (reused)")
     parser.add_argument("--train-seed", type=int, default=11, help="training cohort seed (default 11, as bundled)")
-    parser.add_argument("--train-cases", type=int, default=300, help="training cohort size (default 300)")
+    parser.add_argument("--train-cases", type=int, default=600, help="training cohort size (default 600, as recorded)")
     parser.add_argument("--holdout-seeds", type=int, nargs="+", default=[4101, 4102, 4103])
     parser.add_argument("--holdout-size", type=int, default=200, help="held-out cohort size (default 200, as the card)")
-    parser.add_argument("--holdout-cases", type=int, default=120, help="score on the first N cases (default 120)")
+    parser.add_argument("--holdout-cases", type=int, default=200, help="score on the first N cases (default 200: all)")
     parser.add_argument("--bootstrap", type=int, default=500, help="paired-bootstrap resamples of the difference")
     parser.add_argument("--threads", type=int, default=1, help="torch threads of the segmentation")
     parser.add_argument("--masks-only", action="store_true", help="generate and segment, then stop")
