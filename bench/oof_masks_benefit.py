@@ -6,7 +6,13 @@ cox``, all features) and the bundled Task 3 configuration (``train hpv``, featur
 calibration) twice on the same synthetic training cohort, once with ``--masks ground-truth`` and once with
 ``--masks oof:RUN``, and scores both pairs of models on the same held-out cases, on the held-out cases'
 *predicted* masks (the container's view) and on their ground-truth masks; per seed, mean, sd, and the
-difference (oof − ground-truth) with a paired-bootstrap 95 % CI, all in the same run.
+difference (oof − ground-truth) with a paired-bootstrap 95 % CI, all in the same run. Beside the verdict it
+prints the CI of the mean difference over seeds (cases resampled within each seed) and the smallest difference
+that CI width detects with 80 % power; the hyper-parameters each fit chose (the same configuration, selected
+by each fit's own inner CV: Cox penalty, HPV C and decision threshold); what the mask errors cost the
+ground-truth fit on the held-out cases (about the most a fit on predicted masks can win back); and, as a
+diagnostic of the fit variance (not the bundled selection), both fits' Cox refitted with the same ridge penalty
+and both HPV fits' balanced accuracy at the same threshold.
 
 Which masks: ``RUN/oof/<PID>.nii.gz`` is written by the kit's own out-of-fold writer
 (:func:`algorithm.training.seg_oof.write_oof_masks`) with the **bundled segmentation model** (fold 0 of its
@@ -16,8 +22,8 @@ real out-of-fold masks are (what it does not reproduce: a fold model trained on 
 distribution). The held-out cases' masks come from ``Segmenter.load`` of the bundled model folder on the
 harmonised CT and PET, as the container segments. Masks and features are cached under ``--cache``.
 
-    python -m bench.oof_masks_benefit --cache DIR [--train-seed 11] [--train-cases 300]
-        [--holdout-seeds 4101 4102 4103] [--holdout-size 200] [--holdout-cases 120] [--masks-only] [--json OUT]
+    python -m bench.oof_masks_benefit --cache DIR [--train-seed 11] [--train-cases 600]
+        [--holdout-seeds 4101 4102 4103] [--holdout-size 200] [--holdout-cases 200] [--masks-only] [--json OUT]
 """
 
 from __future__ import annotations
@@ -84,7 +90,8 @@ def oof_run(train: Path, cache: Path, chunk: int = 20) -> Path:
     run = cache / "oof_runs" / train.name
     run.mkdir(parents=True, exist_ok=True)
     weights = run / "fold_0.pt"
-    if not weights.exists():
+    if not weights.exists():  # absent, or a link left dangling by a removed checkout
+        weights.unlink(missing_ok=True)
         weights.symlink_to((bundled / "fold_0.pt").resolve())
     todo = [c for c in find_cases(train) if not (run / OOF_DIR / f"{c.patient_id}.nii.gz").is_file()]
     t0 = time.perf_counter()
@@ -166,6 +173,7 @@ def predictions(
         "time": np.array([c.targets["rfs_days"] for c in cases]),
         "event": np.array([c.targets["relapse"] for c in cases]).astype(bool),
         "risk": {f: models[f]["prognosis"].predict_table(x, names) for f in FITS},
+        "x2": (x, names),
     }
     cases, x, names = _holdout(data, masks, 3, cache, only)
     out["hpv"] = np.array([c.targets["hpv"] for c in cases]).astype(int)
@@ -174,20 +182,26 @@ def predictions(
 
 
 def metrics(
-    p: dict[str, Any], fit_name: str, idx2: np.ndarray | None = None, idx3: np.ndarray | None = None
+    p: dict[str, Any],
+    fit_name: str,
+    idx2: np.ndarray | None = None,
+    idx3: np.ndarray | None = None,
+    task: int | None = None,
 ) -> dict[str, float]:
-    """C-index, AUC and balanced accuracy of one fit (on the resampled indices when given)."""
+    """C-index, AUC and balanced accuracy of one fit (on the resampled indices when given; only Task ``task``'s
+    metrics when given, for the bootstrap loops)."""
     from algorithm.tabular.cv import report_binary, report_cindex
 
-    i2 = np.arange(len(p["event"])) if idx2 is None else idx2
-    i3 = np.arange(len(p["hpv"])) if idx3 is None else idx3
-    dec, prob = p["call"][fit_name]
-    binary = report_binary(p["hpv"][i3], dec[i3], prob[i3])
-    return {
-        "c_index": report_cindex(p["time"][i2], p["event"][i2], p["risk"][fit_name][i2]),
-        "auc": binary["auc"],
-        "balanced_accuracy": binary["balanced_accuracy"],
-    }
+    out: dict[str, float] = {}
+    if task in (None, 2):
+        i2 = np.arange(len(p["event"])) if idx2 is None else idx2
+        out["c_index"] = report_cindex(p["time"][i2], p["event"][i2], p["risk"][fit_name][i2])
+    if task in (None, 3):
+        i3 = np.arange(len(p["hpv"])) if idx3 is None else idx3
+        dec, prob = p["call"][fit_name]
+        binary = report_binary(p["hpv"][i3], dec[i3], prob[i3])
+        out.update(auc=binary["auc"], balanced_accuracy=binary["balanced_accuracy"])
+    return out
 
 
 def paired_ci(p: dict[str, Any], key: str, n_boot: int, seed: int) -> tuple[float, float]:
@@ -198,10 +212,122 @@ def paired_ci(p: dict[str, Any], key: str, n_boot: int, seed: int) -> tuple[floa
     n = len(p["event"]) if task2 else len(p["hpv"])
 
     def delta(idx: np.ndarray) -> float:
-        kw = {"idx2": idx} if task2 else {"idx3": idx}
+        kw = {"idx2": idx, "task": 2} if task2 else {"idx3": idx, "task": 3}
         return metrics(p, "oof", **kw)[key] - metrics(p, "ground-truth", **kw)[key]
 
     return report_bootstrap(delta, n, n_boot, seed)
+
+
+def pooled_ci(ps: list[dict[str, Any]], key: str, n_boot: int, seed: int) -> tuple[float, float]:
+    """Paired-bootstrap 95 % CI of the mean over seeds of (oof fit − ground-truth fit) for ``key``: each seed's
+    cases are resampled within that seed (stratified), the per-seed differences averaged; percentile interval."""
+    task2 = key == "c_index"
+    rng = np.random.default_rng(seed)
+    sizes = [len(p["event"]) if task2 else len(p["hpv"]) for p in ps]
+    means = []
+    for _ in range(n_boot):
+        d = []
+        for p, n in zip(ps, sizes, strict=True):
+            idx = rng.integers(0, n, n)
+            kw = {"idx2": idx, "task": 2} if task2 else {"idx3": idx, "task": 3}
+            d.append(metrics(p, "oof", **kw)[key] - metrics(p, "ground-truth", **kw)[key])
+        means.append(np.mean(d))
+    means = np.asarray(means)
+    means = means[np.isfinite(means)]
+    if not len(means):
+        return float("nan"), float("nan")
+    return float(np.percentile(means, 2.5)), float(np.percentile(means, 97.5))
+
+
+def detectable(ci: tuple[float, float]) -> float:
+    """The smallest true difference a two-sided 5 % test detects with 80 % power, from a 95 % CI's width:
+    (z_0.975 + z_0.8) x SE with SE = width / (2 x 1.96)."""
+    return (1.96 + 0.8416) * (ci[1] - ci[0]) / (2 * 1.96)
+
+
+def chosen_settings(models: dict[str, dict[str, Any]]) -> list[str]:
+    """Each fit's data-chosen hyper-parameters (same configuration, chosen by each fit's own inner CV on its own
+    training features): the Cox penalty and why, the HPV model's C, penalty and decision threshold."""
+    lines = []
+    for f in FITS:
+        cox = models[f]["prognosis"].main.details
+        hpv = models[f]["hpv"].main
+        cv = models[f]["hpv"].training.get("cross_validation", {})
+        folds = cv.get("threshold_fold_range")
+        spread = f" (outer CV folds chose {folds[0]:.3f}-{folds[1]:.3f})" if folds else ""
+        lines.append(
+            f"  {f} fit: Cox {cox.get('chosen')} ({cox.get('selection')}); HPV C {hpv.C:g} {hpv.penalty},"
+            f" threshold {hpv.threshold:.3f}{spread}"
+        )
+    return lines
+
+
+def refit_cox(model: Any, train: tuple[np.ndarray, list[str], np.ndarray, np.ndarray], alpha: float) -> Any:
+    """A copy of a fitted Task 2 Cox model with its main coefficients refitted as a ridge Cox of penalty ``alpha``
+    (no selection) on the same training rows and preprocessing, and its fallback map refitted likewise."""
+    import copy
+
+    from algorithm.prognosis.cox import fit_cox
+    from algorithm.tabular.preprocess import take_columns
+
+    x, names, time, event = train
+    out = copy.deepcopy(model)
+    main = out.main
+    rows = main._rows(take_columns(x, names, main.feature_names))
+    coef, details = fit_cox(main.standardised(rows), time, event, select=False, ridge_alphas=(alpha,))
+    main.coefficients, main.details = [float(c) for c in coef], details
+    fb = out.fallback.predict_matrix(take_columns(x, names, out.fallback.feature_names))
+    risk = main.predict_matrix(take_columns(x, names, main.feature_names))
+    if fb.std() > 1e-12:
+        out.fallback_slope, out.fallback_intercept = (float(v) for v in np.polyfit(fb, risk, 1))
+    return out
+
+
+def training_rows(train: Path, masks: str, cache: Path) -> tuple[np.ndarray, list[str], np.ndarray, np.ndarray]:
+    """The Task 2 training design matrix with ``masks`` (as ``train prognosis`` builds it), time (days), event."""
+    from algorithm.training.options import DataOptions
+    from algorithm.training.training_set import prepare_training_set
+
+    data = prepare_training_set(DataOptions(data=train, out=cache, cache=cache, masks=masks), 2)
+    time = np.array([c.targets["rfs_days"] for c in data.cases], dtype=float)
+    event = np.array([c.targets["relapse"] for c in data.cases]).astype(bool)
+    return data.x, list(data.names), time, event
+
+
+def matched_diagnostics(
+    models: dict[str, dict[str, Any]],
+    train_rows: dict[str, tuple[np.ndarray, list[str], np.ndarray, np.ndarray]],
+    ps: list[dict[str, Any]],
+    alphas: tuple[float, ...],
+) -> list[str]:
+    """Diagnostics of the fit variance on the predicted held-out masks (not the bundled configuration): both
+    fits' Cox refitted with the *same* ridge penalty, each alpha in turn (C-index mean over seeds, oof − gt);
+    both HPV fits' balanced accuracy at the *same* threshold (each fit's own threshold in turn)."""
+    from algorithm.tabular.cv import report_binary, report_cindex
+
+    lines = []
+    for alpha in alphas:
+        refit = {f: refit_cox(models[f]["prognosis"], train_rows[f], alpha) for f in FITS}
+        c = {
+            f: np.mean([report_cindex(p["time"], p["event"], refit[f].predict_table(*p["x2"])) for p in ps])
+            for f in FITS
+        }
+        lines.append(
+            f"  Cox ridge alpha={alpha:g} in both fits: C-index gt fit {c['ground-truth']:.3f}, oof fit {c['oof']:.3f},"
+            f" oof − gt {c['oof'] - c['ground-truth']:+.3f} (mean of {len(ps)} seeds)"
+        )
+    for t_from in FITS:
+        t = models[t_from]["hpv"].main.threshold
+        ba = {}
+        for f in FITS:
+            ba[f] = np.mean(
+                [report_binary(p["hpv"], p["call"][f][1] >= t, p["call"][f][1])["balanced_accuracy"] for p in ps]
+            )
+        lines.append(
+            f"  HPV threshold {t:.3f} (the {t_from} fit's) in both fits: balanced accuracy gt fit"
+            f" {ba['ground-truth']:.3f}, oof fit {ba['oof']:.3f}, oof − gt {ba['oof'] - ba['ground-truth']:+.3f}"
+        )
+    return lines
 
 
 def table(rows: dict[str, dict[str, dict[str, dict[str, float]]]], deltas: dict[str, Any]) -> str:
@@ -236,10 +362,30 @@ def verdict(deltas: dict[str, Any]) -> list[str]:
         excl = sum(1 for lo, _ in deltas[key]["ci"] if lo > 0)
         # higher on average and on every seed: met; higher on average only: within the seed-to-seed noise
         met = "MET" if d.mean() > 0 and above == len(d) else "NOT SHOWN" if d.mean() > 0 else "NOT MET"
+        pooled = deltas[key].get("pooled_ci")
+        power = (
+            f"; mean's CI [{pooled[0]:+.3f}, {pooled[1]:+.3f}], detectable (80 % power) {detectable(pooled):.3f}"
+            if pooled is not None
+            else ""
+        )
         lines.append(
             f"target (issue 16), {name} on predicted held-out masks, oof fit > ground-truth fit: {met}"
-            f" (mean {d.mean():+.3f}; higher on {above} of {len(d)} seeds, CI above 0 on {excl})"
+            f" (mean {d.mean():+.3f}; higher on {above} of {len(d)} seeds, CI above 0 on {excl}{power})"
         )
+    return lines
+
+
+def mask_error_loss(rows: dict[str, dict[str, dict[str, dict[str, float]]]]) -> list[str]:
+    """What the ground-truth fit loses on predicted held-out masks (its ground-truth-mask figure minus its
+    predicted-mask figure, mean over seeds): about the most a fit on predicted masks can win back."""
+    lines = []
+    for key in ("c_index", "auc", "balanced_accuracy"):
+        seeds = list(rows["predicted masks"])
+        loss = [
+            rows["ground-truth masks"][s]["ground-truth"][key] - rows["predicted masks"][s]["ground-truth"][key]
+            for s in seeds
+        ]
+        lines.append(f"  {key}: ground-truth fit loses {np.mean(loss):+.3f} on predicted masks (mean of seeds)")
     return lines
 
 
@@ -247,10 +393,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.oof_masks_benefit", description=__doc__.split("\n")[0])
     parser.add_argument("--cache", type=Path, required=True, help="cohorts, masks, features and models (reused)")
     parser.add_argument("--train-seed", type=int, default=11, help="training cohort seed (default 11, as bundled)")
-    parser.add_argument("--train-cases", type=int, default=300, help="training cohort size (default 300)")
+    parser.add_argument("--train-cases", type=int, default=600, help="training cohort size (default 600, as recorded)")
     parser.add_argument("--holdout-seeds", type=int, nargs="+", default=[4101, 4102, 4103])
     parser.add_argument("--holdout-size", type=int, default=200, help="held-out cohort size (default 200, as the card)")
-    parser.add_argument("--holdout-cases", type=int, default=120, help="score on the first N cases (default 120)")
+    parser.add_argument("--holdout-cases", type=int, default=200, help="score on the first N cases (default 200: all)")
     parser.add_argument("--bootstrap", type=int, default=500, help="paired-bootstrap resamples of the difference")
     parser.add_argument("--threads", type=int, default=1, help="torch threads of the segmentation")
     parser.add_argument("--masks-only", action="store_true", help="generate and segment, then stop")
@@ -266,6 +412,8 @@ def main(argv: list[str] | None = None) -> int:
     holdouts = [cohort(cache, s, args.holdout_size) for s in args.holdout_seeds]
     run = oof_run(train, cache)
     masks = {d.name: container_masks(d, cache, args.holdout_cases) for d in holdouts}
+    # the first --holdout-cases cases, not every mask the cache holds (a larger earlier run may have left more)
+    scored_ids = {d.name: {c.patient_id for c in image_cases(d, args.holdout_cases)} for d in holdouts}
     print(f"  masks ready ({time.perf_counter() - start:.0f} s)", flush=True)
     if args.masks_only:
         return 0
@@ -275,7 +423,8 @@ def main(argv: list[str] | None = None) -> int:
 
     features = cache / "features"
     models: dict[str, dict[str, Any]] = {}
-    for fit_name, spec in (("ground-truth", "ground-truth"), ("oof", f"oof:{run}")):
+    spec_oof = f"oof:{run}"
+    for fit_name, spec in (("ground-truth", "ground-truth"), ("oof", spec_oof)):
         folders = fit(train, spec, cache / "fits" / train.name / fit_name, features, 200)
         models[fit_name] = {
             "prognosis": PrognosisModel.load(folders["prognosis"]),
@@ -283,26 +432,28 @@ def main(argv: list[str] | None = None) -> int:
         }
     rows: dict[str, dict[str, dict[str, dict[str, float]]]] = {}
     deltas: dict[str, Any] = {}
+    scored: dict[str, list[dict[str, Any]]] = {}
     for view in VIEWS:
         label = f"{view} masks"
         rows[label], deltas[label] = (
             {},
             {k: {"per_seed": [], "ci": []} for k in ("c_index", "auc", "balanced_accuracy")},
         )
+        scored[label] = []
         for seed, d in zip(args.holdout_seeds, holdouts, strict=True):
-            only = {p.name.split(".")[0] for p in masks[d.name].glob("*.nii.gz")}
+            only = scored_ids[d.name]
             p = predictions(models, d, masks[d.name] if view == "predicted" else "ground-truth", features, only)
+            scored[label].append(p)
             rows[label][str(seed)] = {f: metrics(p, f) for f in FITS}
             for key, entry in deltas[label].items():
                 entry["per_seed"].append(
                     rows[label][str(seed)]["oof"][key] - rows[label][str(seed)]["ground-truth"][key]
                 )
                 entry["ci"].append(paired_ci(p, key, args.bootstrap, seed))
+        for key, entry in deltas[label].items():
+            entry["pooled_ci"] = pooled_ci(scored[label], key, args.bootstrap, 0)
         print(f"  scored on {label} ({time.perf_counter() - start:.0f} s)", flush=True)
-    n_events = {}
-    for d in holdouts:
-        only = {p.name.split(".")[0] for p in masks[d.name].glob("*.nii.gz")}
-        n_events[d.name] = int(predictions(models, d, "ground-truth", features, only)["event"].sum())
+    n_events = {d.name: int(p["event"].sum()) for d, p in zip(holdouts, scored["ground-truth masks"], strict=True)}
     print(
         f"Training cohort {train.name}: Tasks 2/3 fitted on ground-truth masks vs out-of-fold masks of the bundled"
         f" segmentation model (seed 7, never saw these cases; {run}/oof). Held-out: first {args.holdout_cases} cases"
@@ -311,6 +462,20 @@ def main(argv: list[str] | None = None) -> int:
     print(table(rows, deltas))
     for line in verdict(deltas["predicted masks"]):
         print(line)
+    print("Hyper-parameters each fit chose (bundled configuration, its own inner CV on its own training features):")
+    print("\n".join(chosen_settings(models)))
+    print("What mask errors cost the ground-truth fit on the held-out cases:")
+    print("\n".join(mask_error_loss(rows)))
+    from algorithm.prognosis.cox import RIDGE_ALPHAS
+
+    train_rows = {
+        "ground-truth": training_rows(train, "ground-truth", features),
+        "oof": training_rows(train, spec_oof, features),
+    }
+    print(
+        "Diagnostics on predicted held-out masks, the same hyper-parameters in both fits (not the bundled selection):"
+    )
+    print("\n".join(matched_diagnostics(models, train_rows, scored["predicted masks"], RIDGE_ALPHAS)))
     print(f"({time.perf_counter() - start:.0f} s)")
     if args.json:
         record = {
@@ -319,6 +484,7 @@ def main(argv: list[str] | None = None) -> int:
             "rows": rows,
             "deltas": deltas,
             "n_events": n_events,
+            "n_scored": {d.name: len(p["event"]) for d, p in zip(holdouts, scored["predicted masks"], strict=True)},
         }
         args.json.write_text(json.dumps(record, indent=1, default=float))
     return 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from bench import oof_masks_benefit
@@ -30,6 +31,7 @@ def test_bench_fits_on_oof_masks_and_scores_both_views(tmp_path: Path, capsys: p
     # held-out: the first 3 cases segmented as the container does, both views scored on those same cases
     assert len(list((cache / "predicted" / "syn9_14").glob("*.nii.gz"))) == 3
     record = json.loads((tmp_path / "r.json").read_text())
+    assert record["n_scored"] == {"syn9_14": 3}
     for view in ("predicted masks", "ground-truth masks"):
         for fit in oof_masks_benefit.FITS:
             c = record["rows"][view]["9"][fit]["c_index"]
@@ -37,6 +39,25 @@ def test_bench_fits_on_oof_masks_and_scores_both_views(tmp_path: Path, capsys: p
         d = record["deltas"][view]["c_index"]["per_seed"][0]
         rows = record["rows"][view]["9"]
         assert d == pytest.approx(rows["oof"]["c_index"] - rows["ground-truth"]["c_index"])
+        assert len(record["deltas"][view]["auc"]["pooled_ci"]) == 2
+    # each fit's chosen hyper-parameters, and the diagnostics with the same ones in both fits
+    assert "ground-truth fit: Cox ridge alpha=" in printed and "oof fit: Cox " in printed
+    assert "Cox ridge alpha=100 in both fits: C-index gt fit" in printed and "the oof fit's) in both fits" in printed
+    # the matched-penalty refit is the trainer's own fit when given the penalty the trainer chose
+    from algorithm.prognosis import PrognosisModel
+
+    model = PrognosisModel.load(cache / "fits" / "syn8_14" / "oof" / "prognosis")
+    details = model.main.details
+    assert details["l1_ratio"] == 0.0, details  # a ridge fit (the default) on this tiny cohort
+    rows = oof_masks_benefit.training_rows(cache / "cohorts" / "syn8_14", f"oof:{run}", cache / "features")
+    again = oof_masks_benefit.refit_cox(model, rows, details["alpha"])
+    assert again.main.coefficients == pytest.approx(model.main.coefficients, abs=1e-6)
+    other = oof_masks_benefit.refit_cox(model, rows, 100.0 if details["alpha"] != 100.0 else 1.0)
+    assert other.main.coefficients != pytest.approx(model.main.coefficients, abs=1e-6)
+    # a smaller --holdout-cases on the same cache scores that many cases, not every mask the cache holds
+    argv[argv.index("--holdout-cases") + 1] = "2"
+    assert oof_masks_benefit.main(argv) == 0
+    assert json.loads((tmp_path / "r.json").read_text())["n_scored"] == {"syn9_14": 2}
 
 
 def test_training_record_names_out_of_fold_masks(tmp_path: Path) -> None:
@@ -60,5 +81,42 @@ def test_verdict_needs_every_seed_for_met() -> None:
     }
     c, auc, ba = oof_masks_benefit.verdict(deltas)
     assert "C-index" in c and ": NOT SHOWN (mean +0.007; higher on 2 of 3 seeds, CI above 0 on 0)" in c
+    deltas["c_index"]["pooled_ci"] = (-0.0196, 0.0196)  # SE 0.01: detectable (1.96 + 0.84) x 0.01
+    assert "mean's CI [-0.020, +0.020], detectable (80 % power) 0.028)" in oof_masks_benefit.verdict(deltas)[0]
     assert ": MET (mean +0.047; higher on 3 of 3 seeds, CI above 0 on 1)" in auc
     assert ": NOT MET (mean -0.100" in ba
+
+
+def _scored(rng: np.random.Generator, n: int, oof_better: bool) -> dict:
+    """A seed's held-out figures: the oof fit's risk and probability are the truth (or equal the gt fit's)."""
+    time = rng.uniform(100, 2000, n)
+    event = rng.random(n) < 0.4
+    hpv = (rng.random(n) < 0.6).astype(int)
+    noise, pnoise = rng.normal(size=n), rng.random(n)
+    risk = {"ground-truth": noise, "oof": -time if oof_better else noise}
+    prob = {"ground-truth": pnoise, "oof": 0.2 + 0.6 * hpv if oof_better else pnoise}
+    return {
+        "time": time,
+        "event": event,
+        "risk": risk,
+        "hpv": hpv,
+        "call": {f: (p >= 0.5, p) for f, p in prob.items()},
+    }
+
+
+def test_pooled_ci_resamples_each_seed_and_brackets_the_mean_difference() -> None:
+    rng = np.random.default_rng(3)
+    same = [_scored(rng, 40, oof_better=False) for _ in range(3)]
+    for key in ("c_index", "auc", "balanced_accuracy"):
+        assert oof_masks_benefit.pooled_ci(same, key, 50, 0) == (0.0, 0.0)
+    better = [_scored(rng, 40, oof_better=True) for _ in range(3)]
+    mean = np.mean(
+        [
+            oof_masks_benefit.metrics(p, "oof")["auc"] - oof_masks_benefit.metrics(p, "ground-truth")["auc"]
+            for p in better
+        ]
+    )
+    lo, hi = oof_masks_benefit.pooled_ci(better, "auc", 200, 0)
+    assert 0.0 < lo <= mean <= hi
+    lo, hi = oof_masks_benefit.pooled_ci(better, "c_index", 200, 0)
+    assert lo > 0.0
