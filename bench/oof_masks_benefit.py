@@ -30,13 +30,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from bench.masks import container_masks, image_cases, mask_cache, progress
 
 #: The bundled Task 2 / Task 3 configurations (``training`` block of their model.json): Cox with the nested-CV
 #: penalty on every feature; the features HPV model with sigmoid calibration. Folds and seed as bundled.
@@ -59,20 +60,6 @@ def cohort(cache: Path, seed: int, n: int) -> Path:
     return out
 
 
-def image_cases(data: Path, n: int | None = None) -> list[Any]:
-    """The first ``n`` Task 2 cases of ``data`` that have a CT and a PET (the trainers' order)."""
-    from algorithm.training.cases import load_cases
-
-    cases, _ = load_cases(data, 2)
-    return [c for c in cases if c.ct is not None and c.pet is not None][:n]
-
-
-def _progress(what: str, k: int, n: int, t0: float) -> None:
-    if k % 20 == 0 or k == n:
-        el = time.perf_counter() - t0
-        print(f"  {what}: {k}/{n}, {el:.0f} s, eta {el / k * (n - k):.0f} s", flush=True)
-
-
 def oof_run(train: Path, cache: Path, chunk: int = 20) -> Path:
     """``RUN`` with ``RUN/oof/<PID>.nii.gz`` for every training case, read by ``--masks oof:RUN``.
 
@@ -87,7 +74,7 @@ def oof_run(train: Path, cache: Path, chunk: int = 20) -> Path:
 
     bundled = resolve_component_dir("segmentation", None)
     config = SegmentationConfig.load(config_path(bundled))
-    run = cache / "oof_runs" / train.name
+    run = mask_cache(cache, "oof_runs", train.name, bundled)
     run.mkdir(parents=True, exist_ok=True)
     weights = run / "fold_0.pt"
     if not weights.exists():  # absent, or a link left dangling by a removed checkout
@@ -99,42 +86,8 @@ def oof_run(train: Path, cache: Path, chunk: int = 20) -> Path:
 
     for start in range(0, len(todo), chunk):
         write_oof_masks(0, todo[start : start + chunk], config, run, torch.device("cpu"))
-        _progress(f"out-of-fold masks of {train.name}", min(start + chunk, len(todo)), len(todo), t0)
+        progress(f"out-of-fold masks of {train.name}", min(start + chunk, len(todo)), len(todo), t0)
     return run
-
-
-def container_masks(data: Path, cache: Path, n: int | None) -> Path:
-    """Masks of the first ``n`` cases of ``data`` as the container segments them (bundled model, harmonised
-    CT/PET); cached in ``cache/predicted/<cohort>/<PID>.nii.gz``."""
-    import SimpleITK as sitk
-
-    from algorithm.intensity import harmonise_training_pair
-    from algorithm.models import resolve_component_dir
-    from algorithm.segmentation import Segmenter
-    from hecktor.imageio import read_image
-
-    out = cache / "predicted" / data.name
-    out.mkdir(parents=True, exist_ok=True)
-    todo = [c for c in image_cases(data, n) if not (out / f"{c.patient_id}.nii.gz").is_file()]
-    if not todo:
-        return out
-    segmenter = Segmenter.load(resolve_component_dir("segmentation", None), device="cpu")
-    stages = logging.getLogger("algorithm.segmentation")
-    level = stages.level
-    stages.setLevel(max(level, logging.WARNING))
-    t0 = time.perf_counter()
-    try:
-        for k, case in enumerate(todo, 1):
-            if (out / f"{case.patient_id}.nii.gz").is_file():  # written meanwhile by another run on the cache
-                continue
-            ct, pet = harmonise_training_pair(read_image(case.ct, "CT"), read_image(case.pet, "PET"), case.patient_id)
-            tmp = out / f"{case.patient_id}.tmp.nii.gz"
-            sitk.WriteImage(segmenter.segment(ct, pet), str(tmp), useCompression=True)
-            tmp.rename(out / f"{case.patient_id}.nii.gz")
-            _progress(f"container masks of {data.name}", k, len(todo), t0)
-    finally:
-        stages.setLevel(level)
-    return out
 
 
 def fit(train: Path, masks: str, out: Path, cache: Path, bootstrap: int) -> dict[str, Path]:

@@ -4,7 +4,7 @@ For each held-out cohort (a training-layout synthetic cohort with ``synthetic_me
 
 - the bundled (or ``--model-dir``) Task 2 risk model and Task 3 HPV model, on ground-truth masks and,
   with ``--predicted-masks``, on the masks the bundled segmentation model predicts (the container's view:
-  features from its own segmentation; masks cached under ``CACHE/predicted/<cohort>/``);
+  features from its own segmentation; masks cached under ``CACHE/predicted/seg-<weights fingerprint>/<cohort>/``);
 - with ``--train DIR``, comparison models fitted here on that cohort's ground-truth masks: ICARE with the
   reference package's default rule (the kit's default), ICARE with the kit's previous Harrell-only rule
   and hyper-parameter draws, Cox with the nested-CV penalty choice (the kit's) and the default ridge fit.
@@ -49,32 +49,11 @@ def _features(
 
 
 def predict_masks(data: Path, cache: Path, threads: int, max_cases: int | None = None) -> Path:
-    """Segment the (first ``max_cases``) cases of ``data`` with the bundled segmentation model; the mask folder."""
-    import SimpleITK as sitk
-    import torch
+    """Segment the (first ``max_cases``) cases of ``data`` as the container does, with the bundled segmentation
+    model; the mask folder (:func:`bench.masks.container_masks`, cached per set of weights)."""
+    from bench.masks import container_masks
 
-    from algorithm.models import resolve_component_dir
-    from algorithm.segmentation import Segmenter
-    from algorithm.training.cases import load_cases
-    from hecktor.imageio import read_image
-
-    torch.set_num_threads(threads)
-    out = cache / "predicted" / data.name
-    out.mkdir(parents=True, exist_ok=True)
-    cases, _ = load_cases(data, 2)
-    todo = [c for c in cases if c.ct is not None and c.pet is not None][:max_cases]
-    todo = [c for c in todo if not (out / f"{c.patient_id}.nii.gz").exists()]
-    if not todo:
-        return out
-    segmenter = Segmenter.load(resolve_component_dir("segmentation", None), device="cpu")
-    start = time.perf_counter()
-    for k, case in enumerate(todo, 1):
-        label = segmenter.segment(read_image(case.ct, "CT"), read_image(case.pet, "PET"))
-        sitk.WriteImage(label, str(out / f"{case.patient_id}.nii.gz"), useCompression=True)
-        if k % 20 == 0 or k == len(todo):
-            el = time.perf_counter() - start
-            print(f"  segmenting {data.name}: {k}/{len(todo)}, {el:.0f} s, eta {el / k * (len(todo) - k):.0f} s")
-    return out
+    return container_masks(data, cache, max_cases, threads)
 
 
 def _oracle(data: Path) -> dict[str, Any]:

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from bench import oof_masks_benefit
+from bench.masks import mask_cache
 
 
 @pytest.mark.slow  # segments 17 tiny cases and fits the Task 2/3 trainers twice: left out of `make test-fast`
@@ -21,7 +22,7 @@ def test_bench_fits_on_oof_masks_and_scores_both_views(tmp_path: Path, capsys: p
     printed = capsys.readouterr().out
     assert "bundled segmentation model" in printed and "oof − gt" in printed and "target (issue 16), AUC" in printed
     # the training masks are in the layout `train segmentation` writes and `--masks oof:RUN` reads
-    run = cache / "oof_runs" / "syn8_14"
+    run = mask_cache(cache, "oof_runs", "syn8_14")
     assert len(list((run / "oof").glob("*.nii.gz"))) == 14
     assert set(json.loads((run / "oof" / "folds.json").read_text()).values()) == {0}
     fitted = json.loads((cache / "fits" / "syn8_14" / "oof" / "prognosis" / "model.json").read_text())
@@ -29,7 +30,7 @@ def test_bench_fits_on_oof_masks_and_scores_both_views(tmp_path: Path, capsys: p
     gt = json.loads((cache / "fits" / "syn8_14" / "ground-truth" / "hpv" / "model.json").read_text())
     assert gt["training"]["masks"] == "ground-truth"
     # held-out: the first 3 cases segmented as the container does, both views scored on those same cases
-    assert len(list((cache / "predicted" / "syn9_14").glob("*.nii.gz"))) == 3
+    assert len(list(mask_cache(cache, "predicted", "syn9_14").glob("*.nii.gz"))) == 3
     record = json.loads((tmp_path / "r.json").read_text())
     assert record["n_scored"] == {"syn9_14": 3}
     for view in ("predicted masks", "ground-truth masks"):

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from bench import prognosis_card
+from bench.masks import mask_cache
 
 
 @pytest.mark.slow  # fits four models and segments two cases: left out of `make test-fast`
@@ -30,7 +31,7 @@ def test_card_table_puts_every_model_against_the_oracle(tmp_path: Path, capsys: 
     assert "predicted masks (first 2 cases)" in views and "ground-truth masks (same 2 cases)" in views
     for cohort in ("syn8", "syn9"):
         assert 0.0 <= views["ground-truth masks"][cohort]["bundled Task 2 model"] <= 1.0
-    assert len(list((tmp_path / "cache" / "predicted" / "syn8").iterdir())) == 2
+    assert len(list(mask_cache(tmp_path / "cache", "predicted", "syn8").iterdir())) == 2
     # the subset views are put against the oracle of the same cases; on every case it is the oracle block
     assert "oracle (same 2 cases)" in printed
     assert card["subset_oracles"]["oracle (same 2 cases)"]["syn8"]["n_cases"] == 2
