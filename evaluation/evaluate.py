@@ -260,7 +260,8 @@ def log_summary(metrics: dict[str, Any], path: Path, seconds: float) -> None:
         if task == STAGING_TASK:
             parts.append(f"2026 staging and score ({agg.get('t_stage_n_cases', 0)} staged cases): {values}")
         else:
-            parts.append(f"Task {task} ({agg.get(f'task{task}_n_cases', 0)} cases): {values}")
+            name = task_name(task, metrics["conventions"].get("edition", "2025"))
+            parts.append(f"{name} ({agg.get(f'task{task}_n_cases', 0)} cases): {values}")
     log.info(
         "done: %s; %d errors, %d warnings; wrote %s in %.1f s",
         "; ".join(parts),

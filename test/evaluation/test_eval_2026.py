@@ -136,6 +136,7 @@ def test_python_m_evaluation_scores_the_2026_phase_by_hand(phase: dict[str, Path
     assert "HECKTOR 2026" in done.stderr and "final_score=0.6804" in done.stderr
     # one unified 2026 task: its parts are not logged as the 2025 "Task 1" / "Task 2"
     assert "2026 segmentation: scoring" in done.stderr and "2026 RFS: scoring" in done.stderr
+    assert "done: 2026 segmentation (" in done.stderr and "; 2026 RFS (" in done.stderr  # the summary line
     assert "Task 1:" not in done.stderr and "Task 2:" not in done.stderr
     metrics = json.loads(out.read_text())
     agg = metrics["aggregates"]
