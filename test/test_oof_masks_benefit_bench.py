@@ -71,7 +71,7 @@ def test_training_record_names_out_of_fold_masks(tmp_path: Path) -> None:
     assert masks_label(tmp_path / "preds") == "predicted (preds)"
 
 
-def test_verdict_needs_every_seed_for_met() -> None:
+def test_verdict_needs_every_seed_and_the_mean_ci_for_met() -> None:
     def entry(per_seed: list[float]) -> dict[str, list]:
         return {"per_seed": per_seed, "ci": [(d - 0.05, d + 0.05) for d in per_seed]}
 
@@ -86,6 +86,11 @@ def test_verdict_needs_every_seed_for_met() -> None:
     assert "mean's CI [-0.020, +0.020], detectable (80 % power) 0.028)" in oof_masks_benefit.verdict(deltas)[0]
     assert ": MET (mean +0.047; higher on 3 of 3 seeds, CI above 0 on 1)" in auc
     assert ": NOT MET (mean -0.100" in ba
+    # higher on every seed, but the CI of the mean over seeds includes 0: not shown
+    deltas["auc"]["pooled_ci"] = (-0.001, 0.095)
+    assert ": NOT SHOWN (mean +0.047; higher on 3 of 3 seeds" in oof_masks_benefit.verdict(deltas)[1]
+    deltas["auc"]["pooled_ci"] = (0.001, 0.095)
+    assert ": MET (mean +0.047; higher on 3 of 3 seeds" in oof_masks_benefit.verdict(deltas)[1]
 
 
 def _scored(rng: np.random.Generator, n: int, oof_better: bool) -> dict:
