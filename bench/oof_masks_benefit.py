@@ -161,29 +161,28 @@ def paired_ci(p: dict[str, Any], key: str, n_boot: int, seed: int) -> tuple[floa
     """Paired-bootstrap 95 % CI of (oof fit − ground-truth fit) for metric ``key`` (cases resampled once)."""
     from algorithm.tabular.cv import report_bootstrap
 
-    task2 = key == "c_index"
-    n = len(p["event"]) if task2 else len(p["hpv"])
+    return report_bootstrap(lambda idx: resampled_delta(p, key, idx), n_scored(p, key), n_boot, seed)
 
-    def delta(idx: np.ndarray) -> float:
-        kw = {"idx2": idx, "task": 2} if task2 else {"idx3": idx, "task": 3}
-        return metrics(p, "oof", **kw)[key] - metrics(p, "ground-truth", **kw)[key]
 
-    return report_bootstrap(delta, n, n_boot, seed)
+def n_scored(p: dict[str, Any], key: str) -> int:
+    """How many held-out cases metric ``key`` is computed on (Task 2 cases for the C-index, else Task 3)."""
+    return len(p["event"]) if key == "c_index" else len(p["hpv"])
+
+
+def resampled_delta(p: dict[str, Any], key: str, idx: np.ndarray) -> float:
+    """(oof fit − ground-truth fit) of metric ``key`` on the resampled cases ``idx`` of its task."""
+    kw = {"idx2": idx, "task": 2} if key == "c_index" else {"idx3": idx, "task": 3}
+    return metrics(p, "oof", **kw)[key] - metrics(p, "ground-truth", **kw)[key]
 
 
 def pooled_ci(ps: list[dict[str, Any]], key: str, n_boot: int, seed: int) -> tuple[float, float]:
     """Paired-bootstrap 95 % CI of the mean over seeds of (oof fit − ground-truth fit) for ``key``: each seed's
     cases are resampled within that seed (stratified), the per-seed differences averaged; percentile interval."""
-    task2 = key == "c_index"
     rng = np.random.default_rng(seed)
-    sizes = [len(p["event"]) if task2 else len(p["hpv"]) for p in ps]
+    sizes = [n_scored(p, key) for p in ps]
     means = []
     for _ in range(n_boot):
-        d = []
-        for p, n in zip(ps, sizes, strict=True):
-            idx = rng.integers(0, n, n)
-            kw = {"idx2": idx, "task": 2} if task2 else {"idx3": idx, "task": 3}
-            d.append(metrics(p, "oof", **kw)[key] - metrics(p, "ground-truth", **kw)[key])
+        d = [resampled_delta(p, key, rng.integers(0, n, n)) for p, n in zip(ps, sizes, strict=True)]
         means.append(np.mean(d))
     means = np.asarray(means)
     means = means[np.isfinite(means)]
@@ -221,6 +220,7 @@ def refit_cox(model: Any, train: tuple[np.ndarray, list[str], np.ndarray, np.nda
     import copy
 
     from algorithm.prognosis.cox import fit_cox
+    from algorithm.prognosis.model import fallback_line
     from algorithm.tabular.preprocess import take_columns
 
     x, names, time, event = train
@@ -231,8 +231,7 @@ def refit_cox(model: Any, train: tuple[np.ndarray, list[str], np.ndarray, np.nda
     main.coefficients, main.details = [float(c) for c in coef], details
     fb = out.fallback.predict_matrix(take_columns(x, names, out.fallback.feature_names))
     risk = main.predict_matrix(take_columns(x, names, main.feature_names))
-    if fb.std() > 1e-12:
-        out.fallback_slope, out.fallback_intercept = (float(v) for v in np.polyfit(fb, risk, 1))
+    out.fallback_slope, out.fallback_intercept = fallback_line(fb, risk)
     return out
 
 

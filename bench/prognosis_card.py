@@ -32,6 +32,8 @@ from unittest import mock
 
 import numpy as np
 
+from bench.masks import container_masks
+
 
 def _features(
     data: Path, task: int, masks: str | Path, cache: Path, only: set[str] | None = None
@@ -46,14 +48,6 @@ def _features(
         cases = [c for c in cases if c.patient_id in only]
     x, names = design_matrix(cases, compute_features(cases, cache))
     return cases, x, names
-
-
-def predict_masks(data: Path, cache: Path, threads: int, max_cases: int | None = None) -> Path:
-    """Segment the (first ``max_cases``) cases of ``data`` as the container does, with the bundled segmentation
-    model; the mask folder (:func:`bench.masks.container_masks`, cached per set of weights)."""
-    from bench.masks import container_masks
-
-    return container_masks(data, cache, max_cases, threads)
 
 
 def _oracle(data: Path) -> dict[str, Any]:
@@ -213,7 +207,7 @@ def main(argv: list[str] | None = None) -> int:
             results[paired] = {}
             view_oracles[view] = view_oracles[paired] = (f"oracle (same {n} cases)", subset)
         for d in args.holdout:
-            masks = predict_masks(d, args.cache, args.threads, n)
+            masks = container_masks(d, args.cache, n, args.threads)
             only = {p.name.split(".")[0] for p in masks.iterdir()} if n else None
             if only is not None:
                 subset[d.name] = subset_oracle(d, only)

@@ -248,9 +248,14 @@ def fit_prognosis_model(
     extra = {"icare_settings": icare_settings, "discrete_settings": discrete_settings, "clinical_fill": clinical_fill}
     main = fit_risk_model(kind, xk, kept, time, event, seed=seed, **extra)
     fallback = fit_risk_model(kind, xc, clin, time, event, seed=seed + 1, **extra)
-    main_risk = main.predict_matrix(xk)
-    fb_risk = fallback.predict_matrix(xc)
-    slope, intercept = 0.0, float(main_risk.mean()) if len(main_risk) else 0.0
-    if len(fb_risk) > 1 and fb_risk.std() > 1e-12:
-        slope, intercept = (float(v) for v in np.polyfit(fb_risk, main_risk, 1))
+    slope, intercept = fallback_line(fallback.predict_matrix(xc), main.predict_matrix(xk))
     return PrognosisModel(main, fallback, slope, intercept, dropped_features=dropped)
+
+
+def fallback_line(fallback_risk: np.ndarray, main_risk: np.ndarray) -> tuple[float, float]:
+    """(slope, intercept) of the least-squares line main risk ~ fallback risk on the training cases, which puts
+    fallback risks on the main model's scale; a constant fallback gives slope 0 at the main risks' mean."""
+    if len(fallback_risk) > 1 and fallback_risk.std() > 1e-12:
+        slope, intercept = np.polyfit(fallback_risk, main_risk, 1)
+        return float(slope), float(intercept)
+    return 0.0, float(main_risk.mean()) if len(main_risk) else 0.0
