@@ -34,10 +34,14 @@ def bundled_segmentation() -> Path:
     return resolve_component_dir("segmentation", None)
 
 
-def mask_cache(cache: Path, kind: str, cohort: str, model_dir: Path | None = None) -> Path:
-    """``cache/kind/seg-<fingerprint of model_dir (default: the bundled model)>/cohort``."""
+def mask_cache(
+    cache: Path, kind: str, cohort: str, model_dir: Path | None = None, folds: list[int] | None = None
+) -> Path:
+    """``cache/kind/seg-<fingerprint of model_dir (default: the bundled model)>[-folds<k...>]/cohort``
+    (the suffix when only ``folds`` of the folder segment)."""
     fingerprint = segmentation_fingerprint(model_dir or bundled_segmentation())
-    return Path(cache) / kind / f"seg-{fingerprint}" / cohort
+    suffix = "" if folds is None else "-folds" + "_".join(str(k) for k in folds)
+    return Path(cache) / kind / f"seg-{fingerprint}{suffix}" / cohort
 
 
 def image_cases(data: Path, n: int | None = None) -> list[Any]:
@@ -55,9 +59,18 @@ def progress(what: str, k: int, n: int, t0: float) -> None:
         print(f"  {what}: {k}/{n}, {el:.0f} s, eta {el / k * (n - k):.0f} s", flush=True)
 
 
-def container_masks(data: Path, cache: Path, n: int | None, threads: int | None = None) -> Path:
-    """Masks of the first ``n`` cases of ``data`` as the container segments them (bundled model, harmonised
-    CT/PET), cached in :func:`mask_cache` ``(cache, "predicted", data.name)`` as ``<PID>.nii.gz``."""
+def container_masks(
+    data: Path,
+    cache: Path,
+    n: int | None,
+    threads: int | None = None,
+    model_dir: Path | None = None,
+    folds: list[int] | None = None,
+) -> Path:
+    """Masks of the first ``n`` cases of ``data`` as the container segments them (harmonised CT/PET) with the
+    segmentation model folder ``model_dir`` (default: the bundled one), only its ``folds`` when given (default:
+    its config's), cached in :func:`mask_cache` ``(cache, "predicted", data.name, model_dir, folds)`` as
+    ``<PID>.nii.gz``."""
     import SimpleITK as sitk
     import torch
 
@@ -65,15 +78,15 @@ def container_masks(data: Path, cache: Path, n: int | None, threads: int | None 
     from algorithm.segmentation import Segmenter
     from hecktor.imageio import read_image
 
-    model_dir = bundled_segmentation()
-    out = mask_cache(cache, "predicted", data.name, model_dir)
+    model_dir = model_dir or bundled_segmentation()
+    out = mask_cache(cache, "predicted", data.name, model_dir, folds)
     out.mkdir(parents=True, exist_ok=True)
     todo = [c for c in image_cases(data, n) if not (out / f"{c.patient_id}.nii.gz").is_file()]
     if not todo:
         return out
     if threads:
         torch.set_num_threads(threads)
-    segmenter = Segmenter.load(model_dir, device="cpu")
+    segmenter = Segmenter.load(model_dir, device="cpu", folds=folds)
     stages = logging.getLogger("algorithm.segmentation")
     level = stages.level
     stages.setLevel(max(level, logging.WARNING))

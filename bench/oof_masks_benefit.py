@@ -14,16 +14,23 @@ ground-truth fit on the held-out cases (about the most a fit on predicted masks 
 diagnostic of the fit variance (not the bundled selection), both fits' Cox refitted with the same ridge penalty
 and both HPV fits' balanced accuracy at the same threshold.
 
-Which masks: ``RUN/oof/<PID>.nii.gz`` is written by the kit's own out-of-fold writer
+Which masks, by default: ``RUN/oof/<PID>.nii.gz`` is written by the kit's own out-of-fold writer
 (:func:`algorithm.training.seg_oof.write_oof_masks`) with the **bundled segmentation model** (fold 0 of its
-run), not by a 5-fold ``train segmentation`` on this cohort: that does not fit a CPU. The bundled model was
-trained on synthetic seed 7 and never saw these cases, so for them its masks are out-of-sample exactly as
-real out-of-fold masks are (what it does not reproduce: a fold model trained on the same cohort's
-distribution). The held-out cases' masks come from ``Segmenter.load`` of the bundled model folder on the
-harmonised CT and PET, as the container segments. Masks and features are cached under ``--cache``.
+run), not by a k-fold ``train segmentation`` on this cohort. The bundled model was trained on synthetic seed 7
+and never saw these cases, so for them its masks are out-of-sample exactly as real out-of-fold masks are (what
+it does not reproduce: a fold model trained on the same cohort's distribution). The held-out cases' masks come
+from ``Segmenter.load`` of the bundled model folder on the harmonised CT and PET, as the container segments.
+
+With ``--seg-run RUN`` the masks are those of a real k-fold ``train segmentation --data <training cohort>
+--out RUN``: the training cases' masks are RUN's own out-of-fold masks (each case segmented by the fold model
+that did not train on it; every training case must have one), and the held-out cases are segmented by RUN's
+model folder as the container would run it, only its ``--holdout-folds`` when given (e.g. ``0``: the model of
+one fold, whose masks are of the same quality as the out-of-fold ones; default: every fold RUN holds, the
+ensemble). Masks, features and fits are cached under ``--cache``, keyed by the segmentation weights.
 
     python -m bench.oof_masks_benefit --cache DIR [--train-seed 11] [--train-cases 600]
-        [--holdout-seeds 4101 4102 4103] [--holdout-size 200] [--holdout-cases 200] [--masks-only] [--json OUT]
+        [--holdout-seeds 4101 4102 4103] [--holdout-size 200] [--holdout-cases 200]
+        [--seg-run RUN [--holdout-folds K ...]] [--masks-only] [--json OUT]
 """
 
 from __future__ import annotations
@@ -37,7 +44,7 @@ from typing import Any
 
 import numpy as np
 
-from bench.masks import container_masks, image_cases, mask_cache, progress
+from bench.masks import container_masks, image_cases, mask_cache, progress, segmentation_fingerprint
 
 #: The bundled Task 2 / Task 3 configurations (``training`` block of their model.json): Cox with the nested-CV
 #: penalty on every feature; the features HPV model with sigmoid calibration. Folds and seed as bundled.
@@ -87,6 +94,30 @@ def oof_run(train: Path, cache: Path, chunk: int = 20) -> Path:
     for start in range(0, len(todo), chunk):
         write_oof_masks(0, todo[start : start + chunk], config, run, torch.device("cpu"))
         progress(f"out-of-fold masks of {train.name}", min(start + chunk, len(todo)), len(todo), t0)
+    return run
+
+
+def seg_run_masks(run: Path, train: Path) -> Path:
+    """``run`` checked as a ``train segmentation`` output on ``train``: its model folder and an out-of-fold mask
+    for every training case (``run/oof/folds.json``).
+
+    Raises:
+        SystemExit: a one-line reason naming ``run`` (no model folder, no out-of-fold index, cases missing).
+    """
+    from algorithm.training.oof_masks import OOF_DIR
+    from algorithm.training.seg_data import find_cases
+
+    run = run.resolve()
+    index = run / OOF_DIR / "folds.json"
+    if not (run / "config.json").is_file() or not index.is_file():
+        raise SystemExit(f"--seg-run {run}: not a finished train segmentation run (config.json, {OOF_DIR}/folds.json)")
+    written = json.loads(index.read_text())
+    missing = [c.patient_id for c in find_cases(train) if c.patient_id not in written]
+    if missing:
+        raise SystemExit(
+            f"--seg-run {run}: {len(missing)} training cases of {train.name} have no out-of-fold mask"
+            f" (e.g. {missing[0]}): train every fold on this cohort"
+        )
     return run
 
 
@@ -353,6 +384,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--holdout-cases", type=int, default=200, help="score on the first N cases (default 200: all)")
     parser.add_argument("--bootstrap", type=int, default=500, help="paired-bootstrap resamples of the difference")
     parser.add_argument("--threads", type=int, default=1, help="torch threads of the segmentation")
+    parser.add_argument(
+        "--seg-run",
+        type=Path,
+        default=None,
+        help="a k-fold `train segmentation` run on the training cohort: its out-of-fold masks for the training"
+        " cases, its model for the held-out ones (default: the bundled model for both)",
+    )
+    parser.add_argument(
+        "--holdout-folds",
+        type=int,
+        nargs="+",
+        default=None,
+        help="with --seg-run: the run's folds that segment the held-out cases (default: all it holds)",
+    )
     parser.add_argument("--masks-only", action="store_true", help="generate and segment, then stop")
     parser.add_argument("--json", type=Path, default=None, help="write the figures here too")
     args = parser.parse_args(argv)
@@ -364,8 +409,18 @@ def main(argv: list[str] | None = None) -> int:
     cache = args.cache.resolve()
     train = cohort(cache, args.train_seed, args.train_cases)
     holdouts = [cohort(cache, s, args.holdout_size) for s in args.holdout_seeds]
-    run = oof_run(train, cache)
-    masks = {d.name: container_masks(d, cache, args.holdout_cases) for d in holdouts}
+    if args.seg_run is None:
+        run, seg_model, fits_dir = oof_run(train, cache), None, cache / "fits" / train.name
+        source = "out-of-fold masks of the bundled segmentation model (seed 7, never saw these cases"
+    else:
+        run = seg_model = seg_run_masks(args.seg_run, train)
+        fits_dir = cache / "fits" / train.name / f"run-{segmentation_fingerprint(run)}"
+        which = "every fold" if args.holdout_folds is None else f"fold(s) {args.holdout_folds}"
+        source = f"out-of-fold masks of the k-fold train segmentation run {run} (held-out masks: its model, {which}"
+    masks = {
+        d.name: container_masks(d, cache, args.holdout_cases, model_dir=seg_model, folds=args.holdout_folds)
+        for d in holdouts
+    }
     # the first --holdout-cases cases, not every mask the cache holds (a larger earlier run may have left more)
     scored_ids = {d.name: {c.patient_id for c in image_cases(d, args.holdout_cases)} for d in holdouts}
     print(f"  masks ready ({time.perf_counter() - start:.0f} s)", flush=True)
@@ -379,7 +434,8 @@ def main(argv: list[str] | None = None) -> int:
     models: dict[str, dict[str, Any]] = {}
     spec_oof = f"oof:{run}"
     for fit_name, spec in (("ground-truth", "ground-truth"), ("oof", spec_oof)):
-        folders = fit(train, spec, cache / "fits" / train.name / fit_name, features, 200)
+        gt_dir = cache / "fits" / train.name  # the ground-truth fit does not depend on any segmentation
+        folders = fit(train, spec, (gt_dir if fit_name == "ground-truth" else fits_dir) / fit_name, features, 200)
         models[fit_name] = {
             "prognosis": PrognosisModel.load(folders["prognosis"]),
             "hpv": HPVModel.load(folders["hpv"]),
@@ -409,8 +465,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  scored on {label} ({time.perf_counter() - start:.0f} s)", flush=True)
     n_events = {d.name: int(p["event"].sum()) for d, p in zip(holdouts, scored["ground-truth masks"], strict=True)}
     print(
-        f"Training cohort {train.name}: Tasks 2/3 fitted on ground-truth masks vs out-of-fold masks of the bundled"
-        f" segmentation model (seed 7, never saw these cases; {run}/oof). Held-out: first {args.holdout_cases} cases"
+        f"Training cohort {train.name}: Tasks 2/3 fitted on ground-truth masks vs {source}; {run}/oof)."
+        f" Held-out: first {args.holdout_cases} cases"
         f" of {', '.join(d.name for d in holdouts)} (relapses {n_events}); [95 % paired-bootstrap CI]."
     )
     print(table(rows, deltas))
@@ -434,6 +490,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         record = {
             "train": train.name,
+            "seg_run": None if args.seg_run is None else str(run),
+            "holdout_folds": args.holdout_folds,
             "holdout_cases": args.holdout_cases,
             "rows": rows,
             "deltas": deltas,

@@ -35,7 +35,7 @@ import numpy as np
 from bench.masks import container_masks
 
 
-def _features(
+def cohort_features(
     data: Path, task: int, masks: str | Path, cache: Path, only: set[str] | None = None
 ) -> tuple[list[Any], np.ndarray, list[str]]:
     """Cases, design matrix and names; features cached in ``cache`` as the trainers' ``--cache`` does."""
@@ -86,7 +86,7 @@ def comparison_models(train: Path, cache: Path, bags: int) -> dict[str, Any]:
     from algorithm.prognosis import risk as risk_module
     from algorithm.prognosis.cox import fit_cox
 
-    cases, x, names = _features(train, 2, "ground-truth", cache)  # the trainer's --cache
+    cases, x, names = cohort_features(train, 2, "ground-truth", cache)  # the trainer's --cache
     t = np.array([c.targets["rfs_days"] for c in cases])
     e = np.array([c.targets["relapse"] for c in cases]).astype(bool)
     previous = IcareSettings(
@@ -115,13 +115,13 @@ def score(
     from algorithm.tabular.cv import report_binary, report_cindex
 
     row: dict[str, float] = {}
-    cases, x, names = _features(data, 2, masks, cache / "holdout", only)  # the trainer's --holdout cache
+    cases, x, names = cohort_features(data, 2, masks, cache / "holdout", only)  # the trainer's --holdout cache
     t = np.array([c.targets["rfs_days"] for c in cases])
     e = np.array([c.targets["relapse"] for c in cases]).astype(bool)
     for name, model in models.items():
         row[name] = report_cindex(t, e, model.predict_table(x, names))
     if hpv is not None:
-        cases, x, names = _features(data, 3, masks, cache / "holdout", only)
+        cases, x, names = cohort_features(data, 3, masks, cache / "holdout", only)
         y = np.array([c.targets["hpv"] for c in cases]).astype(int)
         dec, prob = hpv.predict_table(x, names)
         res = report_binary(y, dec, prob)

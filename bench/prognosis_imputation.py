@@ -30,11 +30,11 @@ VARIANTS = ("most_frequent", "mean", "indicators", "iterative")
 
 
 def _load(dirs: list[Path], cache: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, list[str]]:
-    from bench.prognosis_card import _features
+    from bench.prognosis_card import cohort_features
 
     xs, t, e, g, names = [], [], [], [], []
     for d in dirs:
-        cases, x, names = _features(d, 2, "ground-truth", cache)
+        cases, x, names = cohort_features(d, 2, "ground-truth", cache)
         xs.append(x)
         t += [c.targets["rfs_days"] for c in cases]
         e += [c.targets["relapse"] for c in cases]

@@ -7,7 +7,9 @@ Both variants run in the same process on the same synthetic crop (random weights
 not depend on them): patch sampling, augmentation (``{"preset": "light"}``: the kit's earlier flips and
 intensity jitter, then the default pipeline of :mod:`algorithm.training.seg_augment`), forward, DiceCE loss,
 backward and AdamW step, ``batch_size`` patches per step, through the real data loader. Prints each
-variant's steps/s and the ratio (target: >= 0.9 on the CPU). On CUDA the augmentation runs on the GPU.
+variant's steps/s and the ratio (target: >= 0.9 on the CPU). On CUDA the augmentation runs on the GPU, and each
+variant's GPU-busy share (GPU time of the steps over their wall time, :mod:`algorithm.training.gpu_busy`, as the
+trainer logs it) says whether the step is bound by the device or by the data feed.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from monai.losses import DiceCELoss
 
 from algorithm.segmentation.config import SegmentationConfig
 from algorithm.segmentation.network import build_network
+from algorithm.training.gpu_busy import GpuBusy
 from algorithm.training.seg_augment import augment_batch, build_augmentation
 from algorithm.training.seg_data import CachedCase
 from algorithm.training.seg_loader import PatchStream, make_loader
@@ -41,8 +44,11 @@ def _case(config: SegmentationConfig, seed: int = 0) -> CachedCase:
     return CachedCase("CHUM-001", image, label, tuple(config.spacing_mm))  # type: ignore[arg-type]
 
 
-def steps_per_s(config: SegmentationConfig, block: dict, steps: int, workers: int, device: torch.device) -> float:
-    """Training steps per second with augmentation ``block`` (one warm-up step not counted)."""
+def steps_per_s(
+    config: SegmentationConfig, block: dict, steps: int, workers: int, device: torch.device
+) -> tuple[float, float | None]:
+    """Training steps per second with augmentation ``block`` (one warm-up step not counted), and the GPU-busy share
+    of those steps (per cent; ``None`` off CUDA)."""
     torch.manual_seed(0)
     net = build_network(config).to(device).train()
     opt = torch.optim.AdamW(net.parameters(), lr=1e-3)
@@ -67,6 +73,7 @@ def steps_per_s(config: SegmentationConfig, block: dict, steps: int, workers: in
             block, config.channels_order, config.mirror_dims_zyx, 1, device, list(sampler.pad_values)
         )
     start = 0.0
+    gpu = GpuBusy(device)
     for k, (x, y) in enumerate(make_loader(stream, workers, pin_memory=on_device)):
         if k == 1:
             if on_device:
@@ -75,14 +82,19 @@ def steps_per_s(config: SegmentationConfig, block: dict, steps: int, workers: in
         x, y = x.to(device), y.to(device)
         if gpu_aug is not None:
             x, y = augment_batch(gpu_aug, x, y)
+        if k >= 1:
+            gpu.start()
         opt.zero_grad()
         with torch.autocast(device_type="cuda", dtype=torch.float16, enabled=on_device):
             loss = loss_fn(net(x), y)
         loss.backward()
         opt.step()
+        if k >= 1:
+            gpu.stop()
     if on_device:
         torch.cuda.synchronize()
-    return steps / (time.perf_counter() - start)
+    wall = time.perf_counter() - start
+    return steps / wall, gpu.share_pct(wall)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -94,8 +106,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     config = SegmentationConfig.load(resolve_config(args.config))
     device = torch.device(args.device)
-    light = steps_per_s(config, {"preset": "light"}, args.steps, args.workers, device)
-    full = steps_per_s(config, {}, args.steps, args.workers, device)
+    light, light_busy = steps_per_s(config, {"preset": "light"}, args.steps, args.workers, device)
+    full, full_busy = steps_per_s(config, {}, args.steps, args.workers, device)
     result = {
         "config": args.config,
         "device": str(device),
@@ -104,6 +116,8 @@ def main(argv: list[str] | None = None) -> int:
         "light_steps_per_s": round(light, 3),
         "nnunet_steps_per_s": round(full, 3),
         "ratio_nnunet_vs_light": round(full / light, 3),
+        "light_gpu_busy_pct": None if light_busy is None else round(light_busy, 1),
+        "nnunet_gpu_busy_pct": None if full_busy is None else round(full_busy, 1),
     }
     print(json.dumps(result))
     return 0

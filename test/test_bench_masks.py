@@ -18,3 +18,11 @@ def test_other_weights_get_another_mask_folder(tmp_path: Path) -> None:
     weights.write_bytes(weights.read_bytes() + b"\0")  # other weights, same file names
     after = mask_cache(tmp_path / "cache", "predicted", "syn1", model)
     assert after != before and after.name == before.name == "syn1"
+
+
+def test_a_subset_of_folds_gets_its_own_mask_folder(tmp_path: Path) -> None:
+    model = bundled_segmentation()
+    every = mask_cache(tmp_path, "predicted", "syn1", model)
+    one = mask_cache(tmp_path, "predicted", "syn1", model, folds=[0])
+    assert one != every and one.parent.name == f"{every.parent.name}-folds0"
+    assert mask_cache(tmp_path, "predicted", "syn1", model, folds=[0, 2]).parent.name.endswith("-folds0_2")

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from bench import oof_masks_benefit
-from bench.masks import mask_cache
+from bench.masks import bundled_segmentation, mask_cache
 
 
 @pytest.mark.slow  # segments 17 tiny cases and fits the Task 2/3 trainers twice: left out of `make test-fast`
@@ -59,6 +60,39 @@ def test_bench_fits_on_oof_masks_and_scores_both_views(tmp_path: Path, capsys: p
     argv[argv.index("--holdout-cases") + 1] = "2"
     assert oof_masks_benefit.main(argv) == 0
     assert json.loads((tmp_path / "r.json").read_text())["n_scored"] == {"syn9_14": 2}
+    # --seg-run: a train segmentation run folder (model folder + oof/) gives the training masks, and its
+    # fold 0 segments the held-out cases, cached under that model's own fingerprint and fold
+    seg_run = tmp_path / "seg_run"
+    shutil.copytree(run, seg_run, symlinks=False)
+    shutil.copy(bundled_segmentation() / "config.json", seg_run / "config.json")
+    argv += ["--seg-run", str(seg_run), "--holdout-folds", "0"]
+    assert oof_masks_benefit.main(argv) == 0
+    printed = capsys.readouterr().out
+    assert f"k-fold train segmentation run {seg_run}" in printed and "fold(s) [0]" in printed
+    assert len(list(mask_cache(cache, "predicted", "syn9_14", seg_run, [0]).glob("*.nii.gz"))) == 2
+    oof_fits = list((cache / "fits" / "syn8_14").glob("run-*/oof/prognosis/model.json"))
+    assert len(oof_fits) == 1 and json.loads(oof_fits[0].read_text())["training"]["masks"].endswith(
+        f"({seg_run / 'oof'})"
+    )
+    assert json.loads((tmp_path / "r.json").read_text())["seg_run"] == str(seg_run)
+
+
+def test_seg_run_must_hold_an_oof_mask_of_every_training_case(tmp_path: Path) -> None:
+    pytest.importorskip("synthetic")
+    train = oof_masks_benefit.cohort(tmp_path, 8, 3)
+    run = tmp_path / "run"
+    with pytest.raises(SystemExit, match="not a finished train segmentation run"):
+        oof_masks_benefit.seg_run_masks(run, train)
+    (run / "oof").mkdir(parents=True)
+    (run / "config.json").write_text("{}")
+    from algorithm.training.seg_data import find_cases
+
+    ids = [c.patient_id for c in find_cases(train)]
+    (run / "oof" / "folds.json").write_text(json.dumps({pid: 0 for pid in ids[:2]}))
+    with pytest.raises(SystemExit, match=f"1 training cases of {train.name} have no out-of-fold mask"):
+        oof_masks_benefit.seg_run_masks(run, train)
+    (run / "oof" / "folds.json").write_text(json.dumps({pid: k % 2 for k, pid in enumerate(ids)}))
+    assert oof_masks_benefit.seg_run_masks(run, train) == run.resolve()
 
 
 def test_training_record_names_out_of_fold_masks(tmp_path: Path) -> None:

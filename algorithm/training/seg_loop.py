@@ -17,7 +17,8 @@ Files in the output folder, per fold ``k``:
 * ``fold_k.pt``: the weights (``state_dict``) with the best validation score (the ``selection_weights``
   weighted mean of the three figures), or of the last epoch when the fold has no held-out case;
 * ``training_log.csv``: one row per epoch (loss, validation figures and score, learning rate, seconds,
-  seconds spent waiting for the data loader).
+  seconds spent waiting for the data loader; on CUDA the GPU-busy share of the epoch and NVML's utilisation,
+  :mod:`algorithm.training.gpu_busy`).
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ from algorithm.segmentation.network import build_network, fold_path, state_dict_
 from algorithm.segmentation.normalise import stack_channels
 from algorithm.segmentation.postprocess import argmax_labels, remove_small_components
 from algorithm.segmentation.preprocess import CT_OUTSIDE_HU
+from algorithm.training.gpu_busy import GpuBusy, nvml_utilisation_pct
 from algorithm.training.seg_augment import augment_batch, build_augmentation, resolve_settings
 from algorithm.training.seg_data import CachedCase
 from algorithm.training.seg_distributed import Dist
@@ -64,6 +66,8 @@ LOG_FIELDS = (
     "epoch_s",
     "data_wait_s",
     "elapsed_s",
+    "gpu_busy_pct",
+    "gpu_util_pct",
 )
 SPLITS = ("stratified", "centre")
 AUGMENT_ON = ("auto", "loader", "device")
@@ -235,7 +239,7 @@ def train_fold(
     state.net.train()
     for epoch in range(state.start_epoch, settings.epochs):
         t_epoch = time.perf_counter()
-        losses, wait = train_epoch(state, feed, loss_fn, config, settings, device, epoch, t0, place)
+        losses, wait, busy = train_epoch(state, feed, loss_fn, config, settings, device, epoch, t0, place)
         row: dict[str, Any] = {
             "fold": fold,
             "epoch": epoch + 1,
@@ -243,6 +247,8 @@ def train_fold(
             "train_loss": round(float(np.mean(losses)), 5),
             "learning_rate": f"{state.scheduler.get_last_lr()[0]:.3g}",
             "data_wait_s": round(wait, 1),
+            "gpu_busy_pct": "" if busy is None else round(busy, 1),
+            "gpu_util_pct": _blank_if_none(nvml_utilisation_pct(device)),
         }
         if place.is_main:
             row.update(validate_epoch(state, val_cases, config, settings, device, epoch, out_dir, summary))
@@ -353,9 +359,10 @@ def train_epoch(
     epoch: int,
     t0: float,
     place: Dist,
-) -> tuple[list[float], float]:
-    """``steps_per_epoch`` optimiser steps (progress with ETA and data-wait share every 15 s); returns the step
-    losses and the seconds spent waiting for the loader."""
+) -> tuple[list[float], float, float | None]:
+    """``steps_per_epoch`` optimiser steps (progress with ETA, data-wait share and, on CUDA, GPU-busy share every
+    15 s); returns the step losses, the seconds spent waiting for the loader and the epoch's GPU-busy share (per
+    cent, ``None`` off CUDA)."""
     device_aug = None
     if feed.on_device:
         aug_seed = stream_seed(state.seed, epoch, DEVICE_STREAM, place.rank)
@@ -366,6 +373,8 @@ def train_epoch(
     losses: list[float] = []
     t_epoch = last_log = time.perf_counter()
     wait = 0.0
+    gpu = GpuBusy(device)
+    busy: list[float] = []  # GPU-busy shares of the stretches between progress lines, weighted by their seconds
     feed.stream.set_epoch(epoch)
     batches = iter(feed.loader)
     for step in range(1, settings.steps_per_epoch + 1):
@@ -375,6 +384,7 @@ def train_epoch(
         if device_aug is not None:
             x, y = augment_batch(device_aug, x, y)
         wait += time.perf_counter() - t_wait
+        gpu.start()
         state.optimiser.zero_grad(set_to_none=True)
         with torch.autocast(device_type="cuda", dtype=torch.float16, enabled=state.use_amp):
             loss = loss_fn(state.forward(x), y)
@@ -382,13 +392,17 @@ def train_epoch(
         state.scaler.step(state.optimiser)
         state.scaler.update()
         state.scheduler.step()
+        gpu.stop()
         losses.append(float(loss.detach()))
         now = time.perf_counter()
         if now - last_log >= 15 or step == settings.steps_per_epoch:
+            share = gpu.share_pct(now - last_log)
+            if share is not None:
+                busy.append(share * (now - last_log))
             done = (epoch - state.start_epoch) * settings.steps_per_epoch + step
             left = total_steps - epoch * settings.steps_per_epoch - step
             log.info(
-                "fold %d epoch %d/%d step %d/%d loss %.4f (elapsed %.0f s, eta %.0f s, data wait %.0f%%)",
+                "fold %d epoch %d/%d step %d/%d loss %.4f (elapsed %.0f s, eta %.0f s, data wait %.0f%%%s)",
                 state.fold,
                 epoch + 1,
                 settings.epochs,
@@ -398,10 +412,12 @@ def train_epoch(
                 now - t0,
                 (now - t0 - state.elapsed_before) / max(done, 1) * left,
                 100 * wait / max(now - t_epoch, 1e-9),
+                "" if share is None else f", GPU busy {share:.0f}%",
             )
             last_log = now
     del batches
-    return losses, wait
+    epoch_s = time.perf_counter() - t_epoch
+    return losses, wait, (sum(busy) / epoch_s if busy and epoch_s > 0 else None)
 
 
 def validate_epoch(
@@ -464,10 +480,20 @@ def save_checkpoint(state: FoldState, ckpt_path: Path, epoch: int, elapsed: floa
     tmp.replace(ckpt_path)
 
 
+def _blank_if_none(value: float | None) -> float | str:
+    return "" if value is None else round(value, 1)
+
+
 def _append_log(path: Path, row: dict[str, Any]) -> None:
+    """Append ``row`` to the CSV log; an existing log keeps its own columns (a run resumed from an older log)."""
+    fields: tuple[str, ...] = LOG_FIELDS
     new = not path.is_file()
+    if not new:
+        with path.open(newline="") as handle:
+            header = next(csv.reader(handle), None)
+        fields = tuple(header) if header else LOG_FIELDS
     with path.open("a", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=LOG_FIELDS)
+        writer = csv.DictWriter(handle, fieldnames=fields)
         if new:
             writer.writeheader()
-        writer.writerow({k: row.get(k, "") for k in LOG_FIELDS})
+        writer.writerow({k: row.get(k, "") for k in fields})

@@ -83,6 +83,7 @@ def test_smoke_training_writes_a_loadable_model(dataset: Path, tiny_config: Path
     assert json.loads((out / "splits.json").read_text()).keys() == {c.patient_id for c in find_cases(dataset)}
     rows = list(csv.DictReader((out / "training_log.csv").open()))
     assert len(rows) == 1 and rows[0]["val_gtvp_mean_dice"] != ""
+    assert rows[0]["gpu_busy_pct"] == rows[0]["gpu_util_pct"] == ""  # CUDA-only figures: blank on the CPU
     seg = Segmenter.load(out, device="cpu")
     assert seg.config.folds == [0] and seg.config.training["epochs"] == 1
 
