@@ -8,6 +8,7 @@ happened twice in issues 16-17). Here every cache folder carries the weights' fi
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import time
 from pathlib import Path
@@ -17,10 +18,22 @@ from typing import Any
 MODEL_FILE_PATTERNS = ("*.pt", "config.json", "model.json")
 
 
-def segmentation_fingerprint(model_dir: Path) -> str:
-    """First 12 hex digits of the SHA-256 of the model folder's weights and configuration (names and bytes)."""
+def segmentation_fingerprint(model_dir: Path, folds: list[int] | None = None) -> str:
+    """First 12 hex digits of the SHA-256 of the model folder's weights and configuration (names and bytes).
+
+    With ``folds``: only those folds' weight files and the configuration without its ``folds`` list and
+    ``training`` record, so that a fold trained later into the same run folder (which rewrites ``config.json``
+    and ``model.json``) does not change the key of masks made by the folds already there.
+    """
     digest = hashlib.sha256()
-    files = sorted({p for pattern in MODEL_FILE_PATTERNS for p in Path(model_dir).glob(pattern)})
+    if folds is not None:
+        config = json.loads((Path(model_dir) / "config.json").read_text())
+        config.pop("folds", None)
+        config.pop("training", None)
+        digest.update(json.dumps(config, sort_keys=True).encode())
+        files = [Path(model_dir) / f"fold_{k}.pt" for k in folds]
+    else:
+        files = sorted({p for pattern in MODEL_FILE_PATTERNS for p in Path(model_dir).glob(pattern)})
     for path in files:
         digest.update(path.name.encode())
         digest.update(path.read_bytes())
@@ -39,7 +52,7 @@ def mask_cache(
 ) -> Path:
     """``cache/kind/seg-<fingerprint of model_dir (default: the bundled model)>[-folds<k...>]/cohort``
     (the suffix when only ``folds`` of the folder segment)."""
-    fingerprint = segmentation_fingerprint(model_dir or bundled_segmentation())
+    fingerprint = segmentation_fingerprint(model_dir or bundled_segmentation(), folds)
     suffix = "" if folds is None else "-folds" + "_".join(str(k) for k in folds)
     return Path(cache) / kind / f"seg-{fingerprint}{suffix}" / cohort
 

@@ -121,6 +121,34 @@ def seg_run_masks(run: Path, train: Path) -> Path:
     return run
 
 
+def mask_quality(data: Path, masks: Path, only: set[str] | None = None) -> dict[str, Any]:
+    """GTVp mean Dice, GTVn aggregated Dice and GTVn F1 (with TP/FP/FN) of the masks ``masks/<PID>.nii.gz``
+    against the ground truth of ``data``'s cases (``only`` these IDs when given), with the evaluation's metric
+    code (:func:`bench.unseen_centres.score_label`): how far the predicted-mask features can stray."""
+    from bench.unseen_centres import score_label, summarise_variant
+    from hecktor.imageio import read_image
+
+    rows = [
+        score_label(read_image(masks / f"{c.patient_id}.nii.gz"), read_image(c.label))
+        for c in image_cases(data)
+        if (only is None or c.patient_id in only)
+        and c.label is not None
+        and (masks / f"{c.patient_id}.nii.gz").is_file()
+    ]
+    return {"cases": len(rows), **summarise_variant(rows)} if rows else {"cases": 0}
+
+
+def quality_line(name: str, q: dict[str, Any]) -> str:
+    """One printed line of :func:`mask_quality`."""
+    if not q["cases"]:
+        return f"  {name}: no masks"
+    gtvn = "n/a" if q["gtvn_aggregated_dice"] is None else f"{q['gtvn_aggregated_dice']:.3f}"
+    return (
+        f"  {name} ({q['cases']} cases): GTVp mean Dice {q['gtvp_mean_dice']:.3f}, GTVn aggregated Dice {gtvn},"
+        f" GTVn F1 {q['gtvn_f1']:.3f} (TP {q['gtvn_tp']} FP {q['gtvn_fp']} FN {q['gtvn_fn']})"
+    )
+
+
 def fit(train: Path, masks: str, out: Path, cache: Path, bootstrap: int) -> dict[str, Path]:
     """``train prognosis`` and ``train hpv`` (the bundled configurations) with ``--masks masks``; model folders."""
     from algorithm.training import hpv, prognosis
@@ -469,6 +497,11 @@ def main(argv: list[str] | None = None) -> int:
         f" Held-out: first {args.holdout_cases} cases"
         f" of {', '.join(d.name for d in holdouts)} (relapses {n_events}); [95 % paired-bootstrap CI]."
     )
+    print("Quality of the predicted masks (the evaluation's metric code):")
+    quality = {train.name: mask_quality(train, run / "oof")}
+    quality.update({d.name: mask_quality(d, masks[d.name], scored_ids[d.name]) for d in holdouts})
+    for name, q in quality.items():
+        print(quality_line(f"{name} ({'out-of-fold' if name == train.name else 'held-out'})", q))
     print(table(rows, deltas))
     for line in verdict(deltas["predicted masks"]):
         print(line)
@@ -495,6 +528,7 @@ def main(argv: list[str] | None = None) -> int:
             "holdout_cases": args.holdout_cases,
             "rows": rows,
             "deltas": deltas,
+            "mask_quality": quality,
             "n_events": n_events,
             "n_scored": {d.name: len(p["event"]) for d, p in zip(holdouts, scored["predicted masks"], strict=True)},
         }

@@ -34,6 +34,10 @@ def test_bench_fits_on_oof_masks_and_scores_both_views(tmp_path: Path, capsys: p
     assert len(list(mask_cache(cache, "predicted", "syn9_14").glob("*.nii.gz"))) == 3
     record = json.loads((tmp_path / "r.json").read_text())
     assert record["n_scored"] == {"syn9_14": 3}
+    # the masks' quality beside the figures: every training case out-of-fold, the 3 scored held-out cases
+    assert record["mask_quality"]["syn8_14"]["cases"] == 14 and record["mask_quality"]["syn9_14"]["cases"] == 3
+    assert 0.0 <= record["mask_quality"]["syn9_14"]["gtvp_mean_dice"] <= 1.0
+    assert "syn8_14 (out-of-fold) (14 cases): GTVp mean Dice" in printed
     for view in ("predicted masks", "ground-truth masks"):
         for fit in oof_masks_benefit.FITS:
             c = record["rows"][view]["9"][fit]["c_index"]
