@@ -439,12 +439,15 @@ def main(argv: list[str] | None = None) -> int:
     holdouts = [cohort(cache, s, args.holdout_size) for s in args.holdout_seeds]
     if args.seg_run is None:
         run, seg_model, fits_dir = oof_run(train, cache), None, cache / "fits" / train.name
-        source = "out-of-fold masks of the bundled segmentation model (seed 7, never saw these cases"
+        source = f"out-of-fold masks of the bundled segmentation model (seed 7, never saw these cases; {run}/oof)"
     else:
         run = seg_model = seg_run_masks(args.seg_run, train)
         fits_dir = cache / "fits" / train.name / f"run-{segmentation_fingerprint(run)}"
         which = "every fold" if args.holdout_folds is None else f"fold(s) {args.holdout_folds}"
-        source = f"out-of-fold masks of the k-fold train segmentation run {run} (held-out masks: its model, {which}"
+        source = (
+            f"out-of-fold masks of the k-fold train segmentation run {run} (held-out masks: its model, {which};"
+            f" {run}/oof)"
+        )
     masks = {
         d.name: container_masks(d, cache, args.holdout_cases, model_dir=seg_model, folds=args.holdout_folds)
         for d in holdouts
@@ -461,9 +464,10 @@ def main(argv: list[str] | None = None) -> int:
     features = cache / "features"
     models: dict[str, dict[str, Any]] = {}
     spec_oof = f"oof:{run}"
+    # the ground-truth fit does not depend on any segmentation: one folder serves every run
+    fit_dirs = {"ground-truth": cache / "fits" / train.name, "oof": fits_dir}
     for fit_name, spec in (("ground-truth", "ground-truth"), ("oof", spec_oof)):
-        gt_dir = cache / "fits" / train.name  # the ground-truth fit does not depend on any segmentation
-        folders = fit(train, spec, (gt_dir if fit_name == "ground-truth" else fits_dir) / fit_name, features, 200)
+        folders = fit(train, spec, fit_dirs[fit_name] / fit_name, features, 200)
         models[fit_name] = {
             "prognosis": PrognosisModel.load(folders["prognosis"]),
             "hpv": HPVModel.load(folders["hpv"]),
@@ -493,7 +497,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  scored on {label} ({time.perf_counter() - start:.0f} s)", flush=True)
     n_events = {d.name: int(p["event"].sum()) for d, p in zip(holdouts, scored["ground-truth masks"], strict=True)}
     print(
-        f"Training cohort {train.name}: Tasks 2/3 fitted on ground-truth masks vs {source}; {run}/oof)."
+        f"Training cohort {train.name}: Tasks 2/3 fitted on ground-truth masks vs {source}."
         f" Held-out: first {args.holdout_cases} cases"
         f" of {', '.join(d.name for d in holdouts)} (relapses {n_events}); [95 % paired-bootstrap CI]."
     )

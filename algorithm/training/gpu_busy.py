@@ -23,9 +23,10 @@ log = logging.getLogger(__name__)
 
 
 class GpuBusy:
-    """Sum of the GPU time between :meth:`start` and :meth:`stop` of each step, as a share of a wall time.
+    """Sum of the GPU time between :meth:`start` and :meth:`stop` of each step (:meth:`take_seconds`), or that sum as
+    a share of a wall time (:meth:`share_pct`).
 
-    On a non-CUDA device every call is a no-op and :meth:`share_pct` is ``None``. ``event`` is the event
+    On a non-CUDA device every call is a no-op and both figures are ``None``. ``event`` is the event
     factory (``torch.cuda.Event`` by default; tests pass a fake with ``record()`` and ``elapsed_time()``).
     """
 
@@ -50,22 +51,36 @@ class GpuBusy:
             self._pairs.append((self._open, end))
             self._open = None
 
-    def share_pct(self, wall_s: float) -> float | None:
-        """GPU seconds of the bracketed steps / ``wall_s`` x 100 (capped at 100), then start afresh; ``None`` off
-        CUDA or before any step."""
-        if not self.enabled or not self._pairs or wall_s <= 0:
+    def take_seconds(self) -> float | None:
+        """GPU seconds of the steps bracketed since the last call, then start afresh; ``None`` off CUDA or when no
+        step was bracketed."""
+        if not self.enabled or not self._pairs:
             self._pairs = []
             return None
         if self._event is torch.cuda.Event:
             torch.cuda.synchronize(self.device)
         busy_s = sum(a.elapsed_time(b) for a, b in self._pairs) / 1000.0  # elapsed_time is in ms
         self._pairs = []
-        return min(100.0, 100.0 * busy_s / wall_s)
+        return busy_s
+
+    def share_pct(self, wall_s: float) -> float | None:
+        """:meth:`take_seconds` / ``wall_s`` x 100 (capped at 100); ``None`` off CUDA, before any step or for a
+        non-positive ``wall_s``."""
+        busy_s = self.take_seconds()
+        return busy_percent(busy_s, wall_s)
+
+
+def busy_percent(busy_s: float | None, wall_s: float) -> float | None:
+    """``busy_s`` / ``wall_s`` x 100, capped at 100 (events and the wall clock are read at slightly different
+    times); ``None`` when ``busy_s`` is ``None`` or ``wall_s`` is not positive."""
+    if busy_s is None or wall_s <= 0:
+        return None
+    return min(100.0, 100.0 * busy_s / wall_s)
 
 
 def nvml_utilisation_pct(device: torch.device) -> float | None:
     """The driver's kernel-busy percentage of ``device`` (NVML's last sample), or ``None`` off CUDA or
-    without NVML (logged once at debug level)."""
+    without NVML (the reason logged at debug level)."""
     if device.type != "cuda":
         return None
     try:

@@ -41,7 +41,7 @@ from algorithm.segmentation.network import build_network, fold_path, state_dict_
 from algorithm.segmentation.normalise import stack_channels
 from algorithm.segmentation.postprocess import argmax_labels, remove_small_components
 from algorithm.segmentation.preprocess import CT_OUTSIDE_HU
-from algorithm.training.gpu_busy import GpuBusy, nvml_utilisation_pct
+from algorithm.training.gpu_busy import GpuBusy, busy_percent, nvml_utilisation_pct
 from algorithm.training.seg_augment import augment_batch, build_augmentation, resolve_settings
 from algorithm.training.seg_data import CachedCase
 from algorithm.training.seg_distributed import Dist
@@ -247,7 +247,7 @@ def train_fold(
             "train_loss": round(float(np.mean(losses)), 5),
             "learning_rate": f"{state.scheduler.get_last_lr()[0]:.3g}",
             "data_wait_s": round(wait, 1),
-            "gpu_busy_pct": "" if busy is None else round(busy, 1),
+            "gpu_busy_pct": _blank_if_none(busy),
             "gpu_util_pct": _blank_if_none(nvml_utilisation_pct(device)),
         }
         if place.is_main:
@@ -374,7 +374,7 @@ def train_epoch(
     t_epoch = last_log = time.perf_counter()
     wait = 0.0
     gpu = GpuBusy(device)
-    busy: list[float] = []  # GPU-busy shares of the stretches between progress lines, weighted by their seconds
+    busy_s: float | None = None  # GPU seconds of the epoch's steps (None off CUDA)
     feed.stream.set_epoch(epoch)
     batches = iter(feed.loader)
     for step in range(1, settings.steps_per_epoch + 1):
@@ -396,9 +396,10 @@ def train_epoch(
         losses.append(float(loss.detach()))
         now = time.perf_counter()
         if now - last_log >= 15 or step == settings.steps_per_epoch:
-            share = gpu.share_pct(now - last_log)
-            if share is not None:
-                busy.append(share * (now - last_log))
+            stretch_s = gpu.take_seconds()
+            share = busy_percent(stretch_s, now - last_log)
+            if stretch_s is not None:
+                busy_s = (busy_s or 0.0) + stretch_s
             done = (epoch - state.start_epoch) * settings.steps_per_epoch + step
             left = total_steps - epoch * settings.steps_per_epoch - step
             log.info(
@@ -416,8 +417,7 @@ def train_epoch(
             )
             last_log = now
     del batches
-    epoch_s = time.perf_counter() - t_epoch
-    return losses, wait, (sum(busy) / epoch_s if busy and epoch_s > 0 else None)
+    return losses, wait, busy_percent(busy_s, time.perf_counter() - t_epoch)
 
 
 def validate_epoch(

@@ -62,3 +62,19 @@ def test_a_resumed_run_appends_in_its_older_logs_columns(tmp_path: Path) -> None
     fresh = tmp_path / "new.csv"
     seg_loop._append_log(fresh, {"fold": 0, "epoch": 1, "gpu_busy_pct": 80.0})
     assert next(csv.DictReader(fresh.open()))["gpu_busy_pct"] == "80.0"
+
+
+def test_seconds_add_up_across_stretches_into_one_epoch_share() -> None:
+    from algorithm.training.gpu_busy import busy_percent
+
+    gpu = GpuBusy(torch.device("cuda"), event=FakeEvent)
+    total = 0.0
+    for start_ms, end_ms in ((0.0, 600.0), (1000.0, 1400.0)):  # two stretches between progress lines
+        FakeEvent.now = start_ms
+        gpu.start()
+        FakeEvent.now = end_ms
+        gpu.stop()
+        total += gpu.take_seconds()
+    assert total == pytest.approx(1.0) and gpu.take_seconds() is None
+    assert busy_percent(total, 4.0) == pytest.approx(25.0)
+    assert busy_percent(None, 4.0) is None and busy_percent(1.0, 0.0) is None
