@@ -70,7 +70,7 @@ def steps_per_s(
     gpu_aug = None
     if on_device:
         gpu_aug = build_augmentation(
-            block, config.channels_order, config.mirror_dims_zyx, 1, device, list(sampler.pad_values)
+            block, config.channels_order, config.mirror_dims_zyx, 1, device, list(sampler.pad_values), config.patch_zyx
         )
     start = 0.0
     gpu = GpuBusy(device)

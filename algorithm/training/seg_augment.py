@@ -26,6 +26,9 @@ name               prob   options                                               
                           ``padding`` ``"air"``
 ``elastic``        0.0    ``sigma`` [5, 8], ``magnitude`` [50, 150] voxels (off, as   ``Rand3DElasticd``
                           in nnU-Net's default); ``padding`` ``"air"``
+``field_of_view``  0.0    ``shift`` 0.5 (fraction of the patch edge, each axis,       ``RandAffined``
+                          U(-s, s)), ``degrees`` 20 (each axis); always air (off
+                          by default; not in nnU-Net): the scan ends inside the patch
 ``pet_scale``      0.8    ``range`` [0.5, 2.0], log-uniform factor on the PET channel  :class:`RandPetCalibrationd`
                           (an unseen centre's calibration; not in nnU-Net)
 ``noise``          0.1    ``std`` 0.1 (std drawn in U(0, std), normalised units)      ``RandGaussianNoised``
@@ -40,6 +43,13 @@ name               prob   options                                               
 
 ``padding`` (rotation, scaling, elastic): ``"air"`` (default; not nnU-Net's, which pads its z-scored
 data with 0 and cuts the final patch from the middle of a larger one) or ``"border"``.
+
+``field_of_view`` simulates a scan whose field of view ends inside the patch, at a plane tilted against the
+working grid (a tilted or oblique acquisition, another centre's shorter axial or transaxial extent): the patch
+content is shifted by up to ``shift`` x the patch edge along each axis and rotated by up to ``degrees`` about
+each, and what comes in from beyond the patch is air (CT -1024 HU, PET 0 SUV) and background, which is what
+inference puts outside such a scan on its working grid. It needs the patch size (``patch_zyx``). At the demo
+model's fine-tuning budget it did not reduce the oblique-grid false nodes measurably (``bench/RESULTS.md``).
 
 ``"augmentation": {"preset": "light"}`` gives the kit's earlier light pipeline (mirroring, brightness,
 PET scale and gamma only) for comparison runs.
@@ -80,6 +90,7 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     "rotation": {"prob": 0.2, "degrees": 30.0, "padding": "air"},
     "scaling": {"prob": 0.2, "range": [0.7, 1.4], "padding": "air"},
     "elastic": {"prob": 0.0, "sigma": [5.0, 8.0], "magnitude": [50.0, 150.0], "padding": "air"},
+    "field_of_view": {"prob": 0.0, "shift": 0.5, "degrees": 20.0},
     "pet_scale": {"prob": 0.8, "range": [0.5, 2.0]},
     "noise": {"prob": 0.1, "std": 0.1},
     "blur": {"prob": 0.2, "sigma": [0.5, 1.0]},
@@ -99,7 +110,7 @@ LIGHT: dict[str, dict[str, Any]] = {
     "gamma": {"prob": 0.3, "range": [0.7, 1.5]},
 }
 PRESETS = {"nnunet": {}, "light": LIGHT}
-#: The spatial transforms, and what their ``padding`` option may say.
+#: The spatial transforms with a ``padding`` option, and what it may say (``field_of_view`` always pads with air).
 SPATIAL = ("rotation", "scaling", "elastic")
 PADDINGS = ("air", "border")
 
@@ -160,6 +171,12 @@ def resolve_settings(block: Mapping[str, Any] | None) -> dict[str, dict[str, Any
             raise HecktorError(
                 f"augmentation {name!r}: padding must be one of {list(PADDINGS)}, got {options['padding']!r}"
             )
+    fov = settings["field_of_view"]
+    if not 0.0 <= float(fov["shift"]) <= 1.0 or not 0.0 <= float(fov["degrees"]) <= 90.0:
+        raise HecktorError(
+            f"augmentation 'field_of_view': shift must be in [0, 1] (fraction of the patch) and degrees in [0, 90],"
+            f" got {fov['shift']} and {fov['degrees']}"
+        )
     return settings
 
 
@@ -170,6 +187,7 @@ def build_augmentation(
     seed: int,
     device: torch.device | None = None,
     outside: Sequence[float] | None = None,
+    patch_zyx: Sequence[int] | None = None,
 ) -> Compose:
     """The per-sample augmentation of ``{"image": (C, z, y, x), "label": (1, z, y, x)}``, seeded by ``seed``.
 
@@ -181,13 +199,18 @@ def build_augmentation(
         device: where spatial transforms build their grids (the tensors' device).
         outside: each channel's normalised value outside the scan
             (:func:`algorithm.training.seg_loop.pad_values`); needed when a spatial transform pads with air.
+        patch_zyx: the patch size (z, y, x), voxels; needed by ``field_of_view``.
 
     Raises:
-        HecktorError: a bad block, or air padding without ``outside`` (one value per channel).
+        HecktorError: a bad block, air padding without ``outside`` (one value per channel), or
+            ``field_of_view`` without ``patch_zyx``.
     """
     s = resolve_settings(block)
-    transforms: list[Any] = _spatial(s, device)
-    if any(s[name]["padding"] == "air" for name in SPATIAL if s[name]["prob"] > 0):
+    cuts_fov = s["field_of_view"]["prob"] > 0
+    if cuts_fov and (patch_zyx is None or len(patch_zyx) != 3):
+        raise HecktorError(f"augmentation 'field_of_view' needs the patch size (z, y, x), got {patch_zyx}")
+    transforms: list[Any] = _spatial(s, device, patch_zyx)
+    if cuts_fov or any(s[name]["padding"] == "air" for name in SPATIAL if s[name]["prob"] > 0):
         if outside is None or len(outside) != len(channels):
             raise HecktorError(f"air padding needs one outside value per channel {list(channels)}, got {outside}")
         shift, ones = [float(v) for v in outside], [1.0] * len(channels)  # air -> 0 (zeros padding), then back
@@ -212,9 +235,12 @@ def build_augmentation(
     return compose
 
 
-def _spatial(s: Mapping[str, Mapping[str, Any]], device: torch.device | None) -> list[Any]:
-    """Rotation, scaling and elastic deformation of image (bilinear) and label (nearest); ``padding`` ``"air"``
-    pads both with zeros (the caller shifts the image so that zero is air), ``"border"`` repeats the border."""
+def _spatial(
+    s: Mapping[str, Mapping[str, Any]], device: torch.device | None, patch_zyx: Sequence[int] | None
+) -> list[Any]:
+    """Rotation, scaling, elastic deformation and the field-of-view cut of image (bilinear) and label (nearest);
+    ``padding`` ``"air"`` pads both with zeros (the caller shifts the image so that zero is air), ``"border"``
+    repeats the border."""
     keys, modes = ("image", "label"), ("bilinear", "nearest")
 
     def pad(name: str) -> str:
@@ -254,6 +280,20 @@ def _spatial(s: Mapping[str, Mapping[str, Any]], device: torch.device | None) ->
                 prob=s["elastic"]["prob"],
                 mode=modes,
                 padding_mode=pad("elastic"),
+                device=device,
+            )
+        )
+    if s["field_of_view"]["prob"] > 0 and patch_zyx is not None:
+        fov = s["field_of_view"]
+        r = math.radians(float(fov["degrees"]))
+        out.append(
+            RandAffined(
+                keys,
+                prob=fov["prob"],
+                rotate_range=(r, r, r),
+                translate_range=tuple(float(fov["shift"]) * int(n) for n in patch_zyx),
+                mode=modes,
+                padding_mode="zeros",
                 device=device,
             )
         )

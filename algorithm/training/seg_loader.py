@@ -79,7 +79,14 @@ class PatchStream(IterableDataset):
         compose = None
         if self.augment_here:
             outside = [float(v) for v in self.sampler.pad_values]  # air padding of rotated/scaled patches
-            compose = build_augmentation(self.augmentation, self.channels, self.mirror_dims, seed + 1, outside=outside)
+            compose = build_augmentation(
+                self.augmentation,
+                self.channels,
+                self.mirror_dims,
+                seed + 1,
+                outside=outside,
+                patch_zyx=self.sampler.patch,
+            )
         batches = self.steps // workers + (1 if worker < self.steps % workers else 0)
         for _ in range(batches * self.batch_size):
             image, label = self.sampler.patch_of(int(rng.integers(len(self.sampler.cases))))

@@ -367,7 +367,13 @@ def train_epoch(
     if feed.on_device:
         aug_seed = stream_seed(state.seed, epoch, DEVICE_STREAM, place.rank)
         device_aug = build_augmentation(
-            settings.augmentation, config.channels_order, config.mirror_dims_zyx, aug_seed, device, pad_values(config)
+            settings.augmentation,
+            config.channels_order,
+            config.mirror_dims_zyx,
+            aug_seed,
+            device,
+            pad_values(config),
+            config.patch_zyx,
         )
     total_steps = settings.epochs * settings.steps_per_epoch
     losses: list[float] = []

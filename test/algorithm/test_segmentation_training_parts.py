@@ -138,6 +138,49 @@ def test_rotated_and_scaled_patches_are_padded_with_air(name: str) -> None:
     assert np.allclose(x[0].numpy(), 0.3, atol=1e-6) and np.allclose(x[1].numpy(), 0.5) and bool((y == 1).all())
 
 
+def test_the_field_of_view_cut_brings_in_air_from_beyond_the_patch() -> None:
+    """The scan ends inside the patch: a slab of air (and background) at a patch face, tissue unchanged elsewhere,
+    and the label cut with the image."""
+    image, label = _uniform_sample()
+    block = {**OFF, "field_of_view": {"prob": 1.0, "shift": 0.5, "degrees": 20}}
+    compose = build_augmentation(block, ["CT", "PET"], [], seed=4, outside=AIR, patch_zyx=(24, 24, 24))
+    fractions = []
+    for _ in range(6):
+        x, y = augment(compose, image.clone(), label.clone())
+        ct, pet, lab = x[0].numpy(), x[1].numpy(), y[0].numpy()
+        air = lab == 0
+        fractions.append(air.mean())
+        faces = [air[0], air[-1], air[:, 0], air[:, -1], air[:, :, 0], air[:, :, -1]]
+        assert air.any() and any(f.mean() > 0.5 for f in faces)  # the cut reaches the patch from one of its faces
+        far = ndimage.binary_erosion(~air, iterations=2) | ndimage.binary_erosion(air, iterations=2)
+        assert np.allclose(ct[far & air], AIR[0], atol=1e-6) and np.allclose(pet[far & air], AIR[1], atol=1e-6)
+        assert np.allclose(ct[far & ~air], 0.3, atol=1e-6) and np.allclose(pet[far & ~air], 0.5, atol=1e-6)
+    assert 0.05 < float(np.mean(fractions)) < 0.8
+    still = build_augmentation(
+        {**OFF, "field_of_view": {"prob": 1.0, "shift": 0.0, "degrees": 0}},
+        ["CT", "PET"],
+        [],
+        seed=4,
+        outside=AIR,
+        patch_zyx=(24, 24, 24),
+    )
+    x, y = augment(still, image.clone(), label.clone())  # no shift, no tilt: the patch as it was
+    assert np.allclose(x.numpy(), image.numpy(), atol=1e-5) and bool((y == 1).all())
+
+
+def test_the_field_of_view_cut_needs_the_patch_size_and_sane_options() -> None:
+    block = {**OFF, "field_of_view": {"prob": 0.3}}
+    with pytest.raises(HecktorError, match="field_of_view' needs the patch size"):
+        build_augmentation(block, ["CT", "PET"], [], seed=0, outside=AIR)
+    with pytest.raises(HecktorError, match="air padding needs one outside value"):
+        build_augmentation(block, ["CT", "PET"], [], seed=0, patch_zyx=(24, 24, 24))
+    with pytest.raises(HecktorError, match="shift must be in"):
+        resolve_settings({"field_of_view": {"prob": 0.3, "shift": 1.5}})
+    with pytest.raises(HecktorError, match="unknown option"):
+        resolve_settings({"field_of_view": {"prob": 0.3, "padding": "border"}})
+    assert resolve_settings(None)["field_of_view"]["prob"] == 0.0  # off unless asked for (not in nnU-Net)
+
+
 def test_air_padding_needs_the_outside_values() -> None:
     with pytest.raises(HecktorError, match="air padding needs one outside value per channel"):
         build_augmentation({**OFF, "rotation": {"prob": 0.5}}, ["CT", "PET"], [], seed=0)
@@ -179,7 +222,8 @@ def _stream(workers: int, seed: int = 0) -> tuple[PatchStream, torch.utils.data.
     image, label = _sample()
     case = CachedCase("CHUM-001", image.numpy().astype(np.float16), label[0].numpy().astype(np.uint8), (2.0,) * 3)
     sampler = PatchSampler([case], (16, 16, 16), [1, 1, 1], [-1.0, 0.0], np.random.default_rng(0))
-    stream = PatchStream(sampler, steps=3, batch_size=2, seed=seed, channels=["CT", "PET"], mirror_dims=[2])
+    fov = {"field_of_view": {"prob": 0.5}}  # the loader hands the sampler's patch size to the field-of-view cut
+    stream = PatchStream(sampler, 3, 2, seed, augmentation=fov, channels=["CT", "PET"], mirror_dims=[2])
     return stream, make_loader(stream, workers, pin_memory=False)
 
 
